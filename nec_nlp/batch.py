@@ -451,6 +451,20 @@ def _binary(text: str) -> bool:
     return ctrl > max(8, len(sample) // 20)
 
 
+def error_message(row: int, note_id: str | None, reason: str, detail: str = "") -> str:
+    """The message of a row error: row number (when known), id and reason, never the text."""
+    id_part = f"id {note_id!r}" if note_id is not None else "no id"
+    where = f"row {row} ({id_part})" if row > 0 else id_part
+    return f"{where}: {REASONS[reason]}" + (f" ({detail})" if detail else "")
+
+
+def validate_fields(fields: dict[str, Any], *, id_col: str = "note_id", text_col: str = "text",
+                    keep: Sequence[str] = (), max_chars: int = 1_000_000, row: int = 0,
+                    seen: dict[str, int] | None = None) -> NoteRecord:
+    """Validate one row given as a dict (used by the Spark path; ``seen`` enables duplicate-id checks)."""
+    return _validate(_Raw(row, fields), id_col, text_col, keep, max_chars, {} if seen is None else seen)
+
+
 def _validate(raw: _Raw, id_col: str, text_col: str, keep: Sequence[str], max_chars: int,
               seen: dict[str, int]) -> NoteRecord:
     fields = raw.fields or {}
@@ -478,8 +492,7 @@ def _validate(raw: _Raw, id_col: str, text_col: str, keep: Sequence[str], max_ch
         seen[note_id] = raw.row
     if reason is None:
         return NoteRecord(raw.row, note_id, text, kept)
-    id_part = f"id {note_id!r}" if note_id is not None else "no id"
-    message = f"row {raw.row} ({id_part}): {REASONS[reason]}" + (f" ({detail})" if detail else "")
+    message = error_message(raw.row, note_id, reason, detail)
     # sanitize kept values of rows that could not be decoded or parsed: never echo raw bytes
     if reason in ("undecodable_bytes", "binary_content", "malformed_row"):
         kept = {k: (v if isinstance(v, str) and "\ufffd" not in v and not _binary(v) else None)
@@ -637,9 +650,8 @@ def _merge(chunk: list[NoteRecord], results: list[tuple[dict[str, Any] | None, s
             continue
         result, err = next(it)
         if err is not None:
-            id_part = f"id {rec.note_id!r}"
             rec = NoteRecord(rec.row, rec.note_id, None, rec.kept, "scoring_failed",
-                             f"row {rec.row} ({id_part}): {REASONS['scoring_failed']} ({err})")
+                             error_message(rec.row, rec.note_id, "scoring_failed", err))
         yield output_record(rec, id_col, result)
 
 
