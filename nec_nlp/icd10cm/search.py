@@ -1,0 +1,60 @@
+"""Fuzzy title search for candidate generation: char-3-gram TF-IDF (scispaCy's baseline) over code titles and
+inclusion terms, cosine similarity, best score per code.
+
+7th-character codes are not indexed (their titles repeat the code they extend plus the encounter); a leaf that
+takes a 7th character counts as billable for ``billable_only`` (add the character with
+:meth:`CodeSet.with_seventh`).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nec_nlp.icd10cm.tabular import CodeSet
+
+
+class TitleSearcher:
+    """A TF-IDF index over one code set's titles and inclusion terms (built in the constructor)."""
+
+    def __init__(self, cs: "CodeSet") -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        docs: list[str] = []
+        owners: list[int] = []
+        self.codes: list[str] = []
+        self.billable: list[bool] = []
+        for code in cs.code_strings():
+            c = cs.get(code)
+            assert c is not None
+            if c.seventh_char:
+                continue
+            i = len(self.codes)
+            self.codes.append(c.code)
+            self.billable.append(c.billable or (bool(c.seventh) and bool(c.children)
+                                                and all(k[-1] == cs.get(k).seventh_char for k in c.children)))  # type: ignore[union-attr]
+            for text in (c.title, *c.inclusion):
+                docs.append(text.lower())
+                owners.append(i)
+        self._owners = np.asarray(owners)
+        self._billable = np.asarray(self.billable)
+        self._vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, sublinear_tf=True,
+                                    dtype=np.float32)
+        self._matrix: Any = self._vec.fit_transform(docs)
+
+    def search(self, text: str, limit: int = 20, *, billable_only: bool = False) -> list[tuple[str, float]]:
+        """The ``limit`` best ``(code, score)`` pairs for ``text`` (score = cosine similarity, 0..1)."""
+        q = self._vec.transform([text.lower()])
+        if q.nnz == 0:
+            return []
+        sims = (self._matrix @ q.T).toarray().ravel()
+        best = np.zeros(len(self.codes), dtype=np.float32)
+        np.maximum.at(best, self._owners, sims)
+        if billable_only:
+            best = np.where(self._billable, best, 0.0)
+        k = min(limit, int((best > 0).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-best, k - 1)[:k]
+        top = top[np.argsort(-best[top], kind="stable")]
+        return [(self.codes[i], round(float(best[i]), 4)) for i in top]
