@@ -1,0 +1,888 @@
+"""Mention + specificity + code set -> ranked ICD-10-CM code suggestions with rationale.
+
+How a CONDITION mention becomes codes (the coder's path, index -> tabular):
+
+1. Only current, affirmed mentions are coded; the others come back with ``codes=()`` and a rationale naming the
+   assertion that stopped them.
+2. **Drug effects** (adverse effect / reaction, poisoning, overdose, toxicity, underdosing) go to the Table of Drugs
+   with the documented drug (``cs.drugs.lookup``); a bare "medication"/"drug" is the table's ``Drug NEC`` row (the
+   NOS code T50.90-), a named drug missing from the table falls back to its class or to ``T50.99-`` (NEC).
+3. **Everything else** walks the Alphabetic Index: the main term is the mention's head word(s), then at every level
+   the subterm whose words best cover the documented details (site, type, cause, drug, laterality, the mention's
+   own modifiers) is taken; ``see`` references are followed. Details left over once no subterm matches are the
+   documentation the code set has no code of its own for: when the walk ends on an unspecified code and an index
+   ``... NEC`` subterm exists, the NEC code is taken (never when an exact code matched). Neoplasm main terms with a
+   "see Neoplasm, by site" reference use the Table of Neoplasms with the documented site and behaviour.
+4. Tabular titles and inclusion terms (``cs.search_titles``) add alternatives; every candidate is made billable in
+   the selected release (an index code that was expanded descends to the child matching the documented words, or to
+   its unspecified child), and a 7th character is added where the tabular requires it (initial encounter unless the
+   mention says subsequent/sequela; the rationale says which).
+5. Candidates are ranked by how well the documented words match each code's axes (index path first).
+
+**Kind of a suggestion** is the kind of its code (``cs.kind``: exact / nec / nos), except that an "Other ..." code the
+index gives as the default for the bare term (its path or inclusion terms say "NOS", e.g. G89.18 for "postoperative
+pain") is reported as ``nos`` when no further detail was documented.
+
+A note-level pass (:func:`annotate_note`) adds Excludes1 conflicts and code-first / use-additional instructions
+between the note's codes.
+"""
+
+import json
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from nec_nlp.errors import InputError
+from nec_nlp.types import CodeSuggestion, Mention, ScoredMention, Specificity
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["recommend", "annotate_note", "rule_specificity", "evaluate_codes", "MAX_CODES"]
+
+MAX_CODES = 5
+
+# -- words ---------------------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+# Words that carry no axis by themselves (connectors, index conventions).
+_STOP = frozenset(
+    "a an the of in on at to and or by for from with without due nos nec specified unspecified other site type "
+    "is was are be as per s".split()
+)
+_CONNECTORS = frozenset({"with", "without", "due to", "in", "of", "by", "following"})
+_NEGATORS = frozenset({"without", "no", "non", "not"})
+# Modifiers that describe extent or course rather than a coded type: left over, they do not call for an NEC code.
+_DESCRIPTOR_WORDS = ("generalized generalised localized localised diffuse widespread extensive multiple "
+                     "new recent ongoing persistent mild moderate severe significant small large").split()
+_GENERIC_DRUG = frozenset(
+    "drug drugs medication medications medicine medicines medicament medicaments agent agents substance "
+    "substances pill pills therapy treatment".split()
+)
+_DRUG_EFFECTS: tuple[tuple[str, str], ...] = (
+    ("underdos", "underdosing"),
+    ("overdos", "poisoning"),
+    ("poison", "poisoning"),
+    ("toxicity", "poisoning"),
+    ("intoxication", "poisoning"),
+    ("adverse", "adverse_effect"),
+    ("side effect", "adverse_effect"),
+    ("reaction", "adverse_effect"),
+    ("allergic reaction", "adverse_effect"),
+)
+_POISON_INTENT = (
+    ("self-harm", "poisoning_intentional"),
+    ("self harm", "poisoning_intentional"),
+    ("suicid", "poisoning_intentional"),
+    ("intentional", "poisoning_intentional"),
+    ("assault", "poisoning_assault"),
+    ("undetermined", "poisoning_undetermined"),
+)
+_NEOPLASM_BEHAVIOUR: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("metasta", "secondary"), "malignant_secondary"),
+    (("in situ", "carcinoma in situ"), "in_situ"),
+    (("benign", "adenoma", "lipoma", "fibroma", "leiomyoma", "papilloma"), "benign"),
+    (("uncertain behavio",), "uncertain"),
+    (("malignan", "cancer", "carcinoma", "sarcoma", "adenocarcinoma", "melanoma", "lymphoma", "primary"),
+     "malignant_primary"),
+)
+# Axes a more specific code could need, recognised by words in the titles of the sibling codes.
+_AXES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("laterality", frozenset({"right", "left", "bilateral"})),
+    ("acuity", frozenset({"acute", "chronic", "subacute", "acuity"})),
+    ("organism", frozenset({"bacterial", "viral", "organism", "streptococcal", "staphylococcal", "fungal",
+                            "pneumococcal", "escherichia", "influenza", "pseudomonas", "klebsiella"})),
+    ("stage", frozenset({"stage", "stages"})),
+    ("severity", frozenset({"mild", "moderate", "severe"})),
+    ("complication", frozenset({"complicated", "complication", "complications", "hematuria", "hemorrhage",
+                                "intractable", "obstruction", "perforation"})),
+    ("episode", frozenset({"episode", "recurrent", "single"})),
+)
+_ENCOUNTER_TEXT = {"initial": "initial encounter", "subsequent": "subsequent encounter", "sequela": "sequela"}
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _words(text: str | None) -> list[str]:
+    return [_stem(w) for w in _WORD.findall((text or "").lower())]
+
+
+def _content(text: str | None) -> list[str]:
+    return [w for w in _words(text) if w not in _STOP]
+
+
+def _word_match(a: str, b: str) -> bool:
+    """Two stems match when equal or when one is a >= 5-letter prefix of the other (epileptic ~ epilepsy)."""
+    if a == b:
+        return True
+    n = min(len(a), len(b))
+    if n < 5:
+        return False
+    k = max(5, n - 2)
+    return a[:k] == b[:k]
+
+
+# -- documented details ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    """The documented words of one mention, grouped by axis (``phrases``: axis -> list of content-word lists)."""
+
+    head: list[str]
+    phrases: list[tuple[str, list[str]]]
+    laterality: str | None
+    encounter: str | None
+    negative: set[int] = field(default_factory=set)  # indexes of phrases stated as absent ("without hematuria")
+
+    @property
+    def detail_words(self) -> set[str]:
+        return {w for _, ws in self.phrases for w in ws}
+
+    def has(self, axis: str) -> bool:
+        return any(a == axis and ws for a, ws in self.phrases)
+
+
+def _documented(mention: Mention) -> _Doc:
+    d = mention.details
+    phrases: list[tuple[str, list[str]]] = []
+    negative: set[int] = set()
+    for axis, values in (("site", d.site), ("type", d.type), ("cause", d.cause), ("drug", d.drug)):
+        for v in values:
+            ws = _content(v)
+            if ws:
+                if set(_WORD.findall(v.lower())) & _NEGATORS:
+                    negative.add(len(phrases))
+                phrases.append((axis, ws))
+    if d.laterality:
+        phrases.append(("laterality", _content(d.laterality)))
+    # Modifiers inside the mention span itself ("focal epilepsy" when the pipeline kept them together).
+    head = _content(mention.text)
+    known = {w for _, ws in phrases for w in ws}
+    extra = [w for w in head[:-1] if w not in known] if len(head) > 1 else []
+    if extra:
+        phrases.append(("type", extra))
+    return _Doc(head=head, phrases=phrases, laterality=d.laterality, encounter=d.encounter, negative=negative)
+
+
+def _alternatives(term: str) -> list[list[str]]:
+    """Content words of each alternative an index term offers ("atrial or auricular", "Diabetes, diabetic")."""
+    alts = [_content(a) for a in re.split(r",\s*|\s+or\s+|\s*/\s*", term)]
+    alts = [a for a in alts if a]
+    # "atrial or auricular fibrillation": words shared by every alternative stay with each of them
+    return alts or [[]]
+
+
+def _polarity(term: str, connector: str | None) -> bool | None:
+    """True for a "with ..." subterm, False for "without ...", None when the subterm states neither."""
+    first = (_WORD.findall(term.lower()) or [""])[0]
+    if first in _NEGATORS:
+        return False
+    if first == "with" or connector == "with":
+        return True
+    if connector == "without":
+        return False
+    return None
+
+
+def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None) -> tuple[float, set[str]]:
+    """Score how well an index subterm is supported by the documented words not used yet.
+
+    Returns (score, matched words). Score 0 when some content word of the term is undocumented (a subterm is
+    only taken when all its words are documented), else the summed fraction of each detail phrase it covers
+    (so "postoperative" covering a whole CAUSE beats "ear" covering a third of "external ear canal").
+    """
+    best: tuple[float, set[str]] = (0.0, set())
+    for tw in _alternatives(term):
+        got = _coverage_words(tw, term, doc, used, connector)
+        if got[0] > best[0]:
+            best = got
+    return best
+
+
+def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connector: str | None
+                    ) -> tuple[float, set[str]]:
+    if not tw:
+        return 0.0, set()
+    pol = _polarity(term, connector)
+    avail = [(axis, [w for w in ws if w not in used]) for i, (axis, ws) in enumerate(doc.phrases)
+             if pol is None or pol == (i not in doc.negative)]
+    matched: set[str] = set()
+    for t in tw:
+        hit = next((w for _, ws in avail for w in ws if _word_match(t, w)), None)
+        if hit is None:
+            return 0.0, set()
+        matched.add(hit)
+    score = 0.0
+    for _, ws in avail:
+        if ws:
+            score += sum(1 for w in ws if w in matched) / len(ws)
+    return score, matched
+
+
+# -- candidates --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cand:
+    code: str
+    score: float
+    path: tuple[str, ...] = ()
+    source: str = "index"
+    matched: tuple[str, ...] = ()
+    nos_default: bool = False
+    note: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _hit_code(hit: Any) -> str | None:
+    """The code an index entry leads to: as printed when it is a subcategory of this release (so the
+    documented words can choose among its codes), else the index's reconciled billable code."""
+    printed = (getattr(hit, "code", None) or "").rstrip("-").rstrip(".")
+    resolved = getattr(hit, "resolved", None) or None
+    if printed and resolved and printed != resolved and resolved.replace(".", "").startswith(
+            printed.replace(".", "")):
+        return printed
+    return resolved
+
+
+def _see_path(see: str) -> list[str]:
+    return [p.strip() for p in re.split(r",\s*", see) if p.strip()]
+
+
+def _lookup(cs: Any, path: Sequence[str] | str) -> Any:
+    try:
+        return cs.index.lookup(path if isinstance(path, str) else list(path))
+    except Exception:  # noqa: BLE001 - an unknown path is simply no hit
+        return None
+
+
+def _subterms(cs: Any, path: Sequence[str]) -> list[Any]:
+    try:
+        return list(cs.index.subterms(tuple(path)))
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _last(hit: Any) -> str:
+    return hit.path[-1] if getattr(hit, "path", None) else ""
+
+
+def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
+    """Follow a ``see`` reference (no code of its own) to the index entry it names, if it is one."""
+    seen = 0
+    while hit is not None and not _hit_code(hit) and getattr(hit, "see", None) and seen < depth:
+        target = _lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see))
+        if target is None:
+            return hit
+        hit = target
+        seen += 1
+    return hit
+
+
+def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str]]]:
+    """Index entries naming the mention's condition, best first, with the mention words they consumed.
+
+    Every contiguous word sequence of the mention text is searched, longest first; an entry is kept when all
+    the content words of its path are in the mention and it covers the head (last) word. "atrial fibrillation"
+    thus lands on "Fibrillation > atrial", "diabetes mellitus" on "Diabetes, diabetic".
+    """
+    words = [w for w in _words(mention.text) if w not in _STOP]
+    if not words:
+        return []
+    head = words[-1]
+    found: list[tuple[int, int, Any, set[str]]] = []
+    seen: set[tuple[str, ...]] = set()
+    n = len(words)
+    spans = sorted(((i, j) for i in range(n) for j in range(i + 1, n + 1)), key=lambda ij: -(ij[1] - ij[0]))
+    for i, j in spans:
+        if found and j - i < max(f[0] for f in found):
+            break
+        phrase = " ".join(words[i:j])
+        try:
+            hits = cs.index.search(phrase, limit=10)
+        except Exception:  # noqa: BLE001
+            hits = []
+        for h in hits:
+            key = tuple(h.path)
+            if key in seen:
+                continue
+            if len(key) > 3:
+                continue
+            pw: list[str] = []
+            for part in key:
+                alts = [a for a in _alternatives(part) if all(any(_word_match(p, w) for w in words) for p in a)]
+                if not alts:
+                    pw = []
+                    break
+                pw.extend(max(alts, key=len))
+            if not pw:
+                continue
+            pw += _content(getattr(h, "nonessential", None) or "")
+            consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
+            if not any(_word_match(p, head) for p in _content(key[0])) and head not in consumed:
+                continue
+            seen.add(key)
+            found.append((j - i, len(consumed), h, consumed))
+    found.sort(key=lambda f: (-f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
+    return [(h, consumed) for _, _, h, consumed in found]
+
+
+def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple[Any, set[str], list[_Cand]]:
+    """Descend from ``hit`` through subterms supported by documented words; return the end entry and alternates."""
+    alternates: list[_Cand] = []
+    if depth > 8:
+        return hit, used, alternates
+    best: tuple[float, Any, set[str]] | None = None
+    for sub, conn in _flat_subterms(cs, hit.path):
+        score, matched = _coverage(_last(sub), doc, used, conn)
+        if score <= 0:
+            continue
+        code = _hit_code(_follow_see(cs, sub, 3))
+        if code:
+            alternates.append(_Cand(code, score, tuple(sub.path), "index", tuple(sorted(matched))))
+        if best is None or score > best[0]:
+            best = (score, sub, matched)
+    if best is None:
+        return hit, used, alternates
+    _, sub, matched = best
+    used = used | matched
+    target = _follow_see(cs, sub, 3)
+    if target is not sub and target is not None and tuple(target.path) != tuple(sub.path):
+        # Continue the walk inside the referenced entry, which may have subterms of its own.
+        end, used2, alt2 = _walk(cs, target, doc, used, depth + 1)
+    else:
+        end, used2, alt2 = _walk(cs, sub, doc, used, depth + 1)
+    return end, used2, alternates + alt2
+
+
+def _flat_subterms(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]:
+    """Subterms of ``path`` with their connector; connector subterms ("with", "due to", ...) are replaced by
+    their children, which keep the connector (so "with > hematuria" never matches "without hematuria")."""
+    out: list[tuple[Any, str | None]] = []
+    for sub in _subterms(cs, path):
+        term = _last(sub).strip().lower()
+        if term in _CONNECTORS and not _hit_code(sub):
+            out.extend((child, term) for child in _subterms(cs, sub.path))
+        else:
+            out.append((sub, None))
+    return out
+
+
+def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
+    """The ``... NEC`` subterm of an entry for documented details that have no code of their own, if any."""
+    descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
+    leftover_axes = {axis for axis, ws in doc.phrases
+                     if axis in ("type", "cause") and any(w not in used and w not in descriptors for w in ws)}
+    if not leftover_axes:
+        return None
+    preferred = []
+    for sub, _conn in _flat_subterms(cs, hit.path):
+        term = _last(sub).lower()
+        if not term.endswith("nec") and "specified" not in term:
+            continue
+        words = set(_content(term))
+        if words and not words <= {"type", "site", "form", "cause", "condition", "specified"}:
+            continue
+        rank = 0
+        if "type" in words or "form" in words or not words:
+            rank = 2 if words else 1
+        elif "cause" in words and "cause" in leftover_axes:
+            rank = 2
+        if rank and _hit_code(_follow_see(cs, sub, 3)):
+            preferred.append((rank, sub))
+    if not preferred:
+        return None
+    preferred.sort(key=lambda t: -t[0])
+    return _follow_see(cs, preferred[0][1], 3)
+
+
+# -- making codes billable --------------------------------------------------------------------------------------
+
+
+def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None, str | None]:
+    """A billable code for ``code`` in this release (+7th character); returns (code, how it was completed)."""
+    code = code.rstrip("-").rstrip(".").upper()
+    c = cs.get(code)
+    how: str | None = None
+    if c is None:
+        return None, None
+    if not c.billable:
+        kids = list(cs.billable_descendants(code))
+        if not kids:
+            stem = cs.with_seventh(code, encounter)
+            return (stem, f"7th character for {_ENCOUNTER_TEXT.get(encounter, encounter)}") if stem else (None, None)
+        pick = _pick_descendant(kids, doc)
+        if pick is None:
+            return None, None
+        how = f"{code} is a subcategory; {pick.code} chosen among its codes"
+        code, c = pick.code, pick
+    if getattr(c, "seventh", None):
+        full = cs.with_seventh(code, encounter)
+        if full and full != code:
+            return full, f"7th character for {_ENCOUNTER_TEXT.get(encounter, encounter)}"
+    return code, how
+
+
+def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
+    """Among billable descendants pick the one whose title matches the documented words best (laterality
+    included); ties go to the unspecified code, then the shortest."""
+    dwords = doc.detail_words | set(doc.head)
+    lat = (doc.laterality or "").lower()
+
+    def rank(k: Any) -> tuple[float, int, int]:
+        title = set(_content(k.title))
+        tl = k.title.lower()
+        match = sum(1.0 for t in title if any(_word_match(t, w) for w in dwords))
+        match -= 0.1 * sum(1 for t in title if not any(_word_match(t, w) for w in dwords))
+        if lat:
+            match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
+        return (match, 1 if k.kind == "nos" else 0, -len(k.code))
+
+    return max(kids, key=rank) if kids else None
+
+
+# -- drugs and neoplasms -----------------------------------------------------------------------------------------
+
+
+def _drug_use(mention: Mention) -> str | None:
+    text = mention.text.lower()
+    for key, use in _DRUG_EFFECTS:
+        if key in text:
+            if use == "poisoning":
+                sent = (mention.sentence or "").lower()
+                for k2, u2 in _POISON_INTENT:
+                    if k2 in sent:
+                        return u2
+                return "poisoning_accidental"
+            return use
+    return None
+
+
+def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tuple[list[_Cand], bool]:
+    """Table-of-Drugs candidates; second value says whether a drug was documented."""
+    drugs = [d for d in mention.details.drug if _content(d)]
+    named = [d for d in drugs if [w for w in _content(d) if w not in _GENERIC_DRUG]]
+    cands: list[_Cand] = []
+    if not named:
+        dc = _drug_lookup(cs, "Drug NEC", use, encounter)
+        if dc is not None:
+            cands.append(_Cand(dc.code, 1.0, ("Table of Drugs", dc.matched_entry or "Drug NEC"), "drugs",
+                               nos_default=True))
+        return cands, False
+    for i, d in enumerate(named):
+        dc = _drug_lookup(cs, d, use, encounter)
+        if dc is None:
+            continue
+        fb = getattr(dc, "fallback", None)
+        note = None
+        if fb == "class":
+            note = f"not in the Table of Drugs; its class ({dc.drug_class}) entry was used"
+        elif fb:
+            note = "not in the Table of Drugs and class unknown: drugs, specified NEC"
+        cands.append(_Cand(dc.code, 2.0 - 0.1 * i, ("Table of Drugs", dc.matched_entry or d), "drugs",
+                           tuple(_content(d)), note=note, extra={"drug": d, "fallback": fb}))
+    return cands, True
+
+
+def _drug_lookup(cs: Any, substance: str, use: str, encounter: str) -> Any:
+    try:
+        return cs.drugs.lookup(substance, use=use, encounter=encounter)
+    except Exception as exc:  # noqa: BLE001 - unknown use/substance: no candidate
+        logger.debug("drug table lookup failed: %s", type(exc).__name__)
+        return None
+
+
+def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]:
+    text = (mention.text + " " + " ".join(mention.details.type)).lower()
+    behaviour = "unspecified"
+    for keys, b in _NEOPLASM_BEHAVIOUR:
+        if any(k in text for k in keys):
+            behaviour = b
+            break
+    cands: list[_Cand] = []
+    sites = list(mention.details.site)
+    for i, site in enumerate(sites):
+        site_q = f"{doc.laterality} {site}" if doc.laterality and doc.laterality not in site.lower() else site
+        try:
+            nc = cs.neoplasms.lookup(site_q, behaviour) or cs.neoplasms.lookup(site, behaviour)
+        except Exception:  # noqa: BLE001
+            nc = None
+        if nc is not None and nc.code:
+            cands.append(_Cand(nc.code, 2.0 - 0.1 * i, ("Table of Neoplasms", nc.matched_entry or site, behaviour),
+                               "neoplasms", tuple(_content(site))))
+    return cands
+
+
+# -- the recommendation ------------------------------------------------------------------------------------------
+
+
+def rule_specificity(mention: Mention) -> Specificity:
+    """Transparent fallback when no model is loaded: documented details present -> ``specific``."""
+    d = mention.details
+    named_drug = any(w not in _GENERIC_DRUG for v in d.drug for w in _content(v))
+    has = bool(d.site or d.type or d.cause or d.laterality or named_drug)
+    if not has:
+        words = _content(mention.text)
+        has = len(words) > 1 and not all(w in _GENERIC_DRUG or w in {"adverse", "effect", "reaction"}
+                                         for w in words[:-1])
+    return Specificity("specific" if has else "nos", 0.8 if has else 0.2)
+
+
+def _why_not_coded(mention: Mention) -> str:
+    a = mention.assertion
+    reasons = [name for name in ("negated", "historical", "hypothetical", "family", "uncertain") if getattr(a, name)]
+    labels = {"negated": "negated", "historical": "historical (past history)", "hypothetical": "hypothetical",
+              "family": "family history (not the patient)", "uncertain": "uncertain (possible/rule-out)"}
+    return "Not coded: the mention is " + ", ".join(labels[r] for r in reasons) + \
+        "; only current, affirmed conditions are coded."
+
+
+def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
+              note_mentions: Sequence[Mention] | None = None) -> ScoredMention:
+    """Rank ICD-10-CM codes for one CONDITION mention following the exact > NEC > NOS conventions.
+
+    Args:
+        mention: The CONDITION mention with its details and assertion.
+        specificity: The specificity verdict for the mention (model or :func:`rule_specificity`).
+        code_set: A loaded :class:`nec_nlp.icd10cm.CodeSet` (the release every code is validated against).
+        note_mentions: All mentions of the note (context; optional).
+
+    Returns:
+        A :class:`ScoredMention` with up to :data:`MAX_CODES` billable codes, best first, its rationale, the details
+        missing for a more specific code and, for NOS suggestions, a provider query.
+    """
+    if not mention.assertion.current_affirmed:
+        return ScoredMention(mention, specificity, (), _why_not_coded(mention))
+    cs = code_set
+    doc = _documented(mention)
+    encounter = mention.details.encounter or "initial"
+    enc_note = (f"7th character: {_ENCOUNTER_TEXT.get(encounter, encounter)} (documented)"
+                if mention.details.encounter else "7th character: initial encounter (no encounter documented)")
+    cands: list[_Cand] = []
+    used: set[str] = set()
+    primary_note: list[str] = []
+    drug_documented = True
+
+    use = _drug_use(mention)
+    if use is not None:
+        dcands, drug_documented = _drug_candidates(cs, mention, use, encounter)
+        cands.extend(dcands)
+        if drug_documented:
+            used |= {w for c in dcands for w in c.matched}
+    else:
+        mains = _main_terms(cs, mention, doc)
+        for rank, (main, consumed) in enumerate(mains[:2]):
+            used0 = set(consumed)
+            start = _follow_see(cs, main, 3) or main
+            end, used1, alts = _walk(cs, start, doc, used0)
+            end_code = _hit_code(_follow_see(cs, end, 3))
+            path = tuple(end.path)
+            see = getattr(end, "see", None) or ""
+            if "neoplasm" in see.lower() or "neoplasm" in (getattr(main, "see", "") or "").lower():
+                cands.extend(_neoplasm_candidates(cs, mention, doc))
+            nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (
+                not (used1 - used0) and len(path) == 1)
+            if end_code and specificity.verdict == "specific" and cs.kind(end_code.rstrip("-")) == "nos":
+                nec = _nec_subterm(cs, end, doc, used1)
+                if nec is not None and _hit_code(nec):
+                    cands.append(_Cand(_hit_code(nec), 3.0 - rank, tuple(nec.path), "index",
+                                       tuple(sorted(used1 - used0)),
+                                       note="documented details have no code of their own: index NEC entry"))
+            if end_code:
+                cands.append(_Cand(end_code, 2.5 - rank + 0.1 * len(used1 - used0), path, "index",
+                                   tuple(sorted(used1 - used0)), nos_default=nos_default,
+                                   note=getattr(end, "note", None)))
+            elif not _hit_code(main) and getattr(main, "see", None):
+                primary_note.append(f"index: see {main.see}")
+            main_code = _hit_code(_follow_see(cs, main, 3))
+            if main_code:
+                cands.append(_Cand(main_code, 0.5 - 0.1 * rank, tuple(main.path), "index", nos_default=True))
+            cands.extend(alts)
+            used |= used1
+    # Tabular titles and inclusion terms (not for drug effects: the Table of Drugs is the authority there).
+    query = " ".join([*mention.details.type, *mention.details.site, *mention.details.cause, mention.text])
+    tab: list[tuple[str, float]] = []
+    if use is None:
+        try:
+            tab = cs.search_titles(query, limit=10)
+        except Exception:  # noqa: BLE001
+            tab = []
+    for code, score in tab:
+        cands.append(_Cand(code, 0.3 * float(score), (), "tabular"))
+
+    descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
+    leftover = {w for _, ws in doc.phrases for w in ws if w not in used and w not in descriptors}
+    suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+    rationale = _rationale(mention, specificity, info, enc_note, primary_note)
+    missing = _missing(cs, mention, doc, suggestions, info, drug_documented)
+    query_text = _query(mention, missing) if suggestions and suggestions[0].kind == "nos" else None
+    return ScoredMention(mention, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
+
+
+def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: set[str]
+              ) -> tuple[list[CodeSuggestion], list[dict[str, Any]]]:
+    best: dict[str, tuple[float, _Cand, str | None]] = {}
+    order = sorted(cands, key=lambda c: -c.score)
+    for c in order:
+        code, how = _billable(cs, c.code, doc, encounter)
+        if not code:
+            continue
+        v = cs.validate(code)
+        if not (v.valid and v.billable):
+            continue
+        code = v.code
+        if code not in best or best[code][0] < c.score:
+            best[code] = (c.score, c, how)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:MAX_CODES]
+    out: list[CodeSuggestion] = []
+    info: list[dict[str, Any]] = []
+    top = ranked[0][1][0] if ranked else 1.0
+    for code, (score, c, how) in ranked:
+        base = cs.get(code)
+        kind = cs.kind(code)
+        if kind == "nec" and c.nos_default and not leftover:
+            # An "Other ..." code the index gives as the default for the bare term (e.g. "Pain, postoperative
+            # NOS" -> G89.18): with nothing more documented it is the NOS choice.
+            kind = "nos"
+        out.append(CodeSuggestion(code, base.title if base is not None else "", kind,  # type: ignore[arg-type]
+                                  max(0.0, min(1.0, score / (top or 1.0)))))
+        info.append({"code": code, "cand": c, "how": how})
+    return out, info
+
+
+def _rationale(mention: Mention, spec: Specificity, info: list[dict[str, Any]], enc_note: str,
+               extra: list[str]) -> str:
+    parts = [f"Specificity {spec.verdict} (p={spec.probability:.2f})."]
+    if not info:
+        parts.append("No billable code found in the index, tables or tabular for this mention.")
+        return " ".join(parts + extra)
+    c: _Cand = info[0]["cand"]
+    code = info[0]["code"]
+    where = {"index": "Alphabetic Index", "drugs": "Table of Drugs", "neoplasms": "Table of Neoplasms",
+             "tabular": "tabular titles"}[c.source]
+    path = " > ".join(c.path) if c.path else ""
+    parts.append(f"{code} from the {where}" + (f" ({path})" if path else "") + ".")
+    if c.matched:
+        parts.append("Matched documented words: " + ", ".join(c.matched) + ".")
+    if c.note:
+        parts.append(c.note[0].upper() + c.note[1:] + ".")
+    if info[0]["how"]:
+        parts.append(str(info[0]["how"]) + ".")
+    if len(code) == 8 or (len(code.replace(".", "")) == 7):
+        parts.append(enc_note + ".")
+    return " ".join(parts + extra)
+
+
+def _missing(cs: Any, mention: Mention, doc: _Doc, sugg: list[CodeSuggestion], info: list[dict[str, Any]],
+             drug_documented: bool) -> list[str]:
+    if not sugg:
+        return []
+    top = sugg[0]
+    if top.kind == "exact":
+        return []
+    missing: list[str] = []
+    if not drug_documented:
+        missing.append("drug")
+    documented = set(_words(mention.text)) | doc.detail_words
+    if doc.laterality:
+        documented |= {"right", "left", "bilateral"}
+    code = cs.get(top.code)
+    sibling_words: Counter[str] = Counter()
+    if code is not None and code.parent:
+        parent = cs.get(code.parent)
+        grand = cs.get(parent.parent) if parent is not None and parent.parent else None
+        scope = grand if grand is not None and len(code.parent.replace(".", "")) > 3 else parent
+        if scope is not None:
+            for k in cs.billable_descendants(scope.code)[:200]:
+                if k.code != top.code:
+                    sibling_words.update(set(_WORD.findall(k.title.lower())))
+    for axis, words in _AXES:
+        if any(w in sibling_words for w in words) and not any(w in documented for w in words):
+            missing.append(axis)
+    if info and info[0]["cand"].source != "drugs":
+        if not mention.details.type:
+            missing.append("type")
+        if not mention.details.site and info[0]["cand"].source != "neoplasms":
+            missing.append("site")
+    return list(dict.fromkeys(missing))
+
+
+def _query(mention: Mention, missing: Sequence[str]) -> str:
+    condition = mention.text.strip()
+    if not missing:
+        return (f"The documentation states \"{condition}\". Can it be further specified? Please document "
+                "the clinically appropriate detail, other, or clinically undetermined.")
+    axes = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
+    if "drug" in missing:
+        return (f"The documentation states \"{condition}\". Can the drug or substance responsible be identified? "
+                "Please document the drug (and, if relevant, the " + (axes if axes != "drug" else "circumstances")
+                + "), or that it cannot be determined.")
+    return (f"The documentation states \"{condition}\". Based on your clinical judgment, can the {axes} be "
+            "further specified? Please document the clinically appropriate detail, other, or clinically "
+            "undetermined.")
+
+
+# -- note-level pass ---------------------------------------------------------------------------------------------
+
+
+_REF_RE = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?(?:\s*-\s*([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?))?")
+
+
+def _refs(text: str) -> list[tuple[str, str | None]]:
+    """Code references in an instructional note: single codes/prefixes ("L50.-") and ranges ("T36-T50")."""
+    return [(m.group(1), m.group(2)) for m in _REF_RE.finditer(text)]
+
+
+def _in_ref(code: str, ref: tuple[str, str | None]) -> bool:
+    c = code.replace(".", "")
+    lo = ref[0].replace(".", "")
+    if ref[1] is None:
+        return c.startswith(lo)
+    hi = ref[1].replace(".", "")
+    return lo <= c[: len(lo)] and c[: len(hi)] <= hi
+
+
+def _notes_of(cs: Any, code: str) -> dict[str, list[tuple[str, str]]]:
+    try:
+        return dict(cs.instructions(code))
+    except Exception:  # noqa: BLE001 - older code-set objects: the code's own notes only
+        c = cs.get(code)
+        if c is None:
+            return {}
+        return {k: [(code, n) for n in getattr(c, k, ()) or ()] for k in ("excludes1", "code_first", "use_additional")}
+
+
+def _grouped(notes: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """Instruction notes grouped as (header, examples): a "..., such as:" line heads the lines after it."""
+    groups: list[tuple[str, str, list[str]]] = []
+    for src, text in notes:
+        t = text.strip()
+        if groups and groups[-1][1].endswith(":") and groups[-1][0] == src and not t.endswith(":"):
+            groups[-1][2].append(t)
+        else:
+            groups.append((src, t, []))
+    return [(header, examples) for _, header, examples in groups]
+
+
+def annotate_note(scored: Sequence[ScoredMention], code_set: Any) -> list[ScoredMention]:
+    """Add Excludes1 conflicts and code-first / use-additional notes between the note's recommended codes.
+
+    Only the first code of each coded mention takes part (the note's recommendation). A code-first note whose
+    header names "the nature of the adverse effect" (categories T36-T50) is matched by any code of the note
+    outside chapter 19, which is then sequenced first.
+    """
+    cs = code_set
+    tops = [(i, sm.codes[0].code) for i, sm in enumerate(scored) if sm.codes]
+    out = list(scored)
+    for i, code in tops:
+        others = list(dict.fromkeys(c for j, c in tops if j != i and c != code))
+        if not others:
+            continue
+        sentence = scored[i].mention.sentence
+        same_sentence = [c for j, c in tops if j != i and c != code
+                         and (not sentence or scored[j].mention.sentence == sentence)]
+        notes: list[str] = []
+        instr = _notes_of(cs, code)
+        conflicts: dict[str, str] = {}
+        for _src, text in instr.get("excludes1", []):
+            for o in others:
+                if o not in conflicts and any(_in_ref(o, r) for r in _refs(text)):
+                    conflicts[o] = text
+        for o, text in conflicts.items():
+            notes.append(f"Excludes1: {code} excludes {o} ({text}); they are not reported together unless the "
+                         "conditions are unrelated.")
+        for attr, label in (("code_first", "Code first"), ("use_additional", "Use additional code")):
+            for header, examples in _grouped(instr.get(attr, [])):
+                hits = [o for o in others
+                        if any(_in_ref(o, r) for t in [header, *examples] for r in _refs(t))]
+                if attr == "code_first" and "nature of the adverse effect" in header.lower():
+                    hits += [o for o in same_sentence if not o.startswith(("S", "T")) and o not in hits]
+                if hits:
+                    what = header.strip(" ,:")
+                    found = ", ".join(dict.fromkeys(hits))
+                    notes.append(f"{label} ({what}): sequence {found} (in this note) before {code}."
+                                 if attr == "code_first" else f"{label} ({what}): {found} in this note.")
+        if notes:
+            out[i] = replace(out[i], notes=tuple(dict.fromkeys([*out[i].notes, *notes])))
+    return out
+
+
+# -- evaluation --------------------------------------------------------------------------------------------------
+
+
+def _read_statements(path: str | Path, split: str | None) -> list[dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"statements file not found: {p}")
+    rows = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p.name} line {n}: not valid JSON ({exc.msg})") from None
+        if split is None or row.get("split") == split:
+            rows.append(row)
+    return rows
+
+
+def evaluate_codes(scorer: Any, path: str | Path, split: str | None = "dev") -> dict[str, Any]:
+    """Code@1, code@5 and kind accuracy of a scorer on the hand-labelled diagnosis statements.
+
+    The mention evaluated is the one overlapping the statement's ``target``; code@1 counts a top code in
+    ``accepted``, code@5 any of the top five, kind accuracy compares the top suggestion's kind with ``kind``.
+
+    Args:
+        scorer: A :class:`nec_nlp.api.Scorer`.
+        path: The statements JSONL file.
+        split: ``"dev"``, ``"test"`` or None for all rows.
+
+    Returns:
+        ``{"n", "code@1", "code@5", "kind_accuracy", "per_kind": {kind: {...}}, "errors": [...]}``.
+    """
+    rows = _read_statements(path, split)
+    if not rows:
+        raise InputError(f"no statements with split {split!r} in {Path(path).name}")
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    errors: list[dict[str, Any]] = []
+    texts = [r["text"] for r in rows]
+    for row, result in zip(rows, scorer.score_many(texts), strict=True):
+        text, target = row["text"], row["target"]
+        t0 = text.find(target)
+        t1 = t0 + len(target)
+        sm = next((m for m in result.mentions if m.mention.start < t1 and m.mention.end > t0
+                   and m.mention.assertion.current_affirmed), None)
+        if sm is None:
+            sm = next((m for m in result.mentions if m.mention.start < t1 and m.mention.end > t0), None)
+        codes = [c.code for c in sm.codes] if sm is not None else []
+        kind = sm.codes[0].kind if sm is not None and sm.codes else None
+        accepted = set(row["accepted"])
+        c1 = bool(codes) and codes[0] in accepted
+        c5 = any(c in accepted for c in codes[:5])
+        k_ok = kind == row["kind"]
+        for key in ("all", row["kind"]):
+            per[key].update({"n": 1, "code@1": int(c1), "code@5": int(c5), "kind": int(k_ok)})
+        if not c1 or not k_ok:
+            errors.append({"id": row.get("id"), "accepted": row["accepted"], "kind": row["kind"],
+                           "got": codes[:5], "got_kind": kind, "mention": sm.mention.text if sm else None})
+
+    def figures(c: Counter[str]) -> dict[str, float]:
+        n = c["n"] or 1
+        return {"n": c["n"], "code@1": c["code@1"] / n, "code@5": c["code@5"] / n, "kind_accuracy": c["kind"] / n}
+
+    overall = figures(per["all"])
+    return {**overall, "split": split, "per_kind": {k: figures(v) for k, v in sorted(per.items()) if k != "all"},
+            "errors": errors}
