@@ -81,3 +81,45 @@ def test_spark_score_matches_batch_with_fake(spark, tmp_path):
     assert by_id["n9"]["error"] == "scoring_failed"
     assert "BOOM" not in by_id["n9"]["error_message"]
     assert [r["error"] for r in out if r["note_id"] is None] == ["missing_id"]
+
+
+def test_spark_batch_and_score_json_give_identical_codes(spark, tmp_path, project_root):
+    """The REAL scorer: the same notes through the local batch, Spark and ``nec-nlp score --json``."""
+    try:
+        from nec_nlp.pipeline import build_nlp  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the real scorer is not importable yet ({exc})")
+    import csv
+
+    from typer.testing import CliRunner
+
+    from nec_nlp.batch import score_file
+    from nec_nlp.cli import app
+    from nec_nlp.spark import score
+
+    with open(project_root / "corpora" / "sample" / "notes_sample.csv", newline="", encoding="utf-8") as f:
+        notes = list(csv.DictReader(f))[::4]  # 13 notes across the specialties
+    path = tmp_path / "notes.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["note_id", "specialty", "text"])
+        w.writeheader()
+        w.writerows(notes)
+    score_file(path, tmp_path / "batch.jsonl", keep=("specialty",), workers=2, progress=False)
+    batch = {o["note_id"]: o for o in map(json.loads, (tmp_path / "batch.jsonl").read_text().splitlines())}
+
+    df = spark.createDataFrame([(n["note_id"], n["specialty"], n["text"]) for n in notes],
+                               "note_id string, specialty string, text string").repartition(2)
+    sparked = {r["note_id"]: r for r in score(df).collect()}
+
+    runner = CliRunner()
+    assert sum(1 for o in batch.values() if o["codes"]) >= 3  # a comparison with something in it
+    for n in notes:
+        res = runner.invoke(app, ["score", "--json", n["text"]])
+        assert res.exit_code == 0, res.output
+        cli = json.loads(res.stdout)
+        b, s = batch[n["note_id"]], sparked[n["note_id"]]
+        assert b["error"] is None and s["error"] is None
+        assert b["codes"] == list(s["codes"]) == cli["codes"]
+        spark_result = json.loads(s["result"])
+        assert [m["codes"] for m in b["mentions"]] == [m["codes"] for m in spark_result["mentions"]] \
+            == [m["codes"] for m in cli["mentions"]]
