@@ -145,6 +145,13 @@ class _Doc:
     laterality: str | None
     encounter: str | None
     negative: set[int] = field(default_factory=set)  # indexes of phrases stated as absent ("without hematuria")
+    originals: list[str] = field(default_factory=list)  # the documented surface string of each phrase
+
+    def described(self, matched: Iterable[str]) -> list[str]:
+        """'axis "surface"' for each documented phrase that shares a word with ``matched``."""
+        m = set(matched)
+        return [f'{axis} "{self.originals[i]}"' for i, (axis, ws) in enumerate(self.phrases)
+                if i < len(self.originals) and m & set(ws)]
 
     @property
     def detail_words(self) -> set[str]:
@@ -157,6 +164,7 @@ class _Doc:
 def _documented(mention: Mention) -> _Doc:
     d = mention.details
     phrases: list[tuple[str, list[str]]] = []
+    originals: list[str] = []
     negative: set[int] = set()
     for axis, values in (("site", d.site), ("type", d.type), ("cause", d.cause), ("drug", d.drug)):
         for v in values:
@@ -165,15 +173,19 @@ def _documented(mention: Mention) -> _Doc:
                 if set(_WORD.findall(v.lower())) & _NEGATORS:
                     negative.add(len(phrases))
                 phrases.append((axis, ws))
+                originals.append(v)
     if d.laterality:
         phrases.append(("laterality", _content(d.laterality)))
+        originals.append(d.laterality)
     # Modifiers inside the mention span itself ("focal epilepsy" when the pipeline kept them together).
     head = _content(mention.text)
     known = {w for _, ws in phrases for w in ws}
     extra = [w for w in head[:-1] if w not in known] if len(head) > 1 else []
     if extra:
         phrases.append(("type", extra))
-    return _Doc(head=head, phrases=phrases, laterality=d.laterality, encounter=d.encounter, negative=negative)
+        originals.append(" ".join(w for w in _WORD.findall(mention.text.lower()) if _stem(w) in extra))
+    return _Doc(head=head, phrases=phrases, laterality=d.laterality, encounter=d.encounter, negative=negative,
+                originals=originals)
 
 
 def _alternatives(term: str) -> list[list[str]]:
@@ -352,8 +364,10 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         code = _hit_code(_follow_see(cs, sub, 3))
         if code:
             alternates.append(_Cand(code, score, tuple(sub.path), "index", tuple(sorted(matched))))
-        if best is None or score > best[0]:
-            best = (score, sub, matched)
+        # One level of look-ahead: "acute > with hematuria" beats "with hematuria" alone.
+        total = score + 0.9 * _lookahead(cs, _next_entry(cs, sub), doc, used | matched)
+        if best is None or total > best[0]:
+            best = (total, sub, matched)
     if best is None:
         return hit, used, alternates
     _, sub, matched = best
@@ -365,6 +379,19 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
     else:
         end, used2, alt2 = _walk(cs, sub, doc, used, depth + 1)
     return end, used2, alternates + alt2
+
+
+def _next_entry(cs: Any, sub: Any) -> Any:
+    target = _follow_see(cs, sub, 3)
+    return target if target is not None else sub
+
+
+def _lookahead(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> float:
+    best = 0.0
+    for sub, conn in _flat_subterms(cs, hit.path):
+        score, _ = _coverage(_last(sub), doc, used, conn)
+        best = max(best, score)
+    return best
 
 
 def _flat_subterms(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]:
@@ -574,6 +601,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
     used: set[str] = set()
     primary_note: list[str] = []
     drug_documented = True
+    main_path: tuple[str, ...] = ()
 
     use = _drug_use(mention)
     if use is not None:
@@ -583,6 +611,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
             used |= {w for c in dcands for w in c.matched}
     else:
         mains = _main_terms(cs, mention, doc)
+        main_path = tuple(mains[0][0].path[:1]) if mains else ()
         for rank, (main, consumed) in enumerate(mains[:2]):
             used0 = set(consumed)
             start = _follow_see(cs, main, 3) or main
@@ -623,10 +652,11 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         cands.append(_Cand(code, 0.3 * float(score), (), "tabular"))
 
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
-    leftover = {w for _, ws in doc.phrases for w in ws if w not in used and w not in descriptors}
+    leftover = {w for _, ws in doc.phrases for w in ws if w not in used and w not in descriptors} if use is None \
+        else set()
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
-    rationale = _rationale(mention, specificity, info, enc_note, primary_note)
-    missing = _missing(cs, mention, doc, suggestions, info, drug_documented)
+    rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
+    missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
     query_text = _query(mention, missing) if suggestions and suggestions[0].kind == "nos" else None
     return ScoredMention(mention, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
 
@@ -662,8 +692,8 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
     return out, info
 
 
-def _rationale(mention: Mention, spec: Specificity, info: list[dict[str, Any]], enc_note: str,
-               extra: list[str]) -> str:
+def _rationale(doc: _Doc, spec: Specificity, info: list[dict[str, Any]], enc_note: str, extra: list[str],
+               leftover: set[str]) -> str:
     parts = [f"Specificity {spec.verdict} (p={spec.probability:.2f})."]
     if not info:
         parts.append("No billable code found in the index, tables or tabular for this mention.")
@@ -675,7 +705,11 @@ def _rationale(mention: Mention, spec: Specificity, info: list[dict[str, Any]], 
     path = " > ".join(c.path) if c.path else ""
     parts.append(f"{code} from the {where}" + (f" ({path})" if path else "") + ".")
     if c.matched:
-        parts.append("Matched documented words: " + ", ".join(c.matched) + ".")
+        what = doc.described(c.matched) or [", ".join(c.matched)]
+        parts.append("Documented " + "; ".join(what) + " matched " + (f'"{c.path[-1]}"' if c.path else "the title")
+                     + ".")
+    if leftover:
+        parts.append("Documented but without a code of its own: " + "; ".join(doc.described(leftover)) + ".")
     if c.note:
         parts.append(c.note[0].upper() + c.note[1:] + ".")
     if info[0]["how"]:
@@ -685,8 +719,10 @@ def _rationale(mention: Mention, spec: Specificity, info: list[dict[str, Any]], 
     return " ".join(parts + extra)
 
 
-def _missing(cs: Any, mention: Mention, doc: _Doc, sugg: list[CodeSuggestion], info: list[dict[str, Any]],
-             drug_documented: bool) -> list[str]:
+def _missing(cs: Any, mention: Mention, doc: _Doc, sugg: list[CodeSuggestion], drug_documented: bool,
+             main_path: tuple[str, ...], used: set[str]) -> list[str]:
+    """The details that would allow a more specific code: axes of the sibling codes and of the index subterms
+    that the documentation does not state."""
     if not sugg:
         return []
     top = sugg[0]
@@ -711,16 +747,55 @@ def _missing(cs: Any, mention: Mention, doc: _Doc, sugg: list[CodeSuggestion], i
     for axis, words in _AXES:
         if any(w in sibling_words for w in words) and not any(w in documented for w in words):
             missing.append(axis)
-    if info and info[0]["cand"].source != "drugs":
-        if not mention.details.type:
+    if main_path:
+        sites, types = _subterm_axes(cs, main_path)
+        type_used = any(axis == "type" and set(ws) & used for axis, ws in doc.phrases)
+        if types and not type_used:
             missing.append("type")
-        if not mention.details.site and info[0]["cand"].source != "neoplasms":
+        if sites and not mention.details.site:
             missing.append("site")
     return list(dict.fromkeys(missing))
 
 
+def _subterm_axes(cs: Any, path: tuple[str, ...]) -> tuple[int, int]:
+    """How many subterms of an index entry name a body site (an entry of the Table of Neoplasms) and how many
+    name something else (a type, cause or form): what the index could use to get more specific."""
+    key = (id(cs), path)
+    if key in _AXIS_CACHE:
+        return _AXIS_CACHE[key]
+    sites = types = 0
+    for sub, conn in _flat_subterms(cs, path):
+        term = _last(sub)
+        if not _content(term) or term.lower().startswith("see"):
+            continue
+        if conn is None and _is_site(cs, term):
+            sites += 1
+        else:
+            types += 1
+    if len(_AXIS_CACHE) > 4096:
+        _AXIS_CACHE.clear()
+    _AXIS_CACHE[key] = (sites, types)
+    return sites, types
+
+
+_AXIS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[int, int]] = {}
+
+
+def _is_site(cs: Any, term: str) -> bool:
+    try:
+        hit = cs.neoplasms.lookup(term, "unspecified")
+    except Exception:  # noqa: BLE001 - no neoplasm table: no site knowledge
+        return False
+    entry = (getattr(hit, "matched_entry", None) or "").lower() if hit is not None else ""
+    return bool(entry) and _content(entry.split(",")[-1].split("(")[0])[:1] == _content(term)[:1]
+
+
 def _query(mention: Mention, missing: Sequence[str]) -> str:
-    condition = mention.text.strip()
+    d = mention.details
+    words = [*d.cause, *(t for t in d.type if not t.lower().startswith(("with", "without"))), mention.text.strip()]
+    condition = " ".join(dict.fromkeys(w.strip() for w in words if w.strip()))
+    if d.site:
+        condition += " of the " + d.site[0]
     if not missing:
         return (f"The documentation states \"{condition}\". Can it be further specified? Please document "
                 "the clinically appropriate detail, other, or clinically undetermined.")
