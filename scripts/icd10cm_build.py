@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+MIN_ENDING_SUPPORT = 3  # Table drugs that must share a name ending before it decides a class
+MIN_ENDING_AGREEMENT = 0.75  # share of those drugs that must fall in one class entry's code family
 DRUG_USES = ["poisoning_accidental", "poisoning_intentional", "poisoning_assault", "poisoning_undetermined",
              "adverse_effect", "underdosing"]
 NEOPLASM_BEHAVIOURS = ["malignant_primary", "malignant_secondary", "in_situ", "benign", "uncertain",
@@ -74,9 +76,9 @@ def build_neoplasm_table(xml_path: Path) -> dict[str, Any]:
 # -- drug classes ------------------------------------------------------------------------------------------
 _WORD = re.compile(r"[a-z]+")
 # words that carry no class meaning when matching MeSH class names to Table class entries
-_STOP = {"agent", "agents", "drug", "drugs", "nec", "and", "or", "of", "the", "other", "substance", "substances",
-         "medicament", "medicaments", "preparation", "preparations", "compound", "compounds", "inhibitor",
-         "inhibitors", "type", "system", "combination", "combinations", "a", "in", "for", "with", "by", "to"}
+_STOP = {"system", "systems", "agent", "agents", "drug", "drugs", "nec", "and", "or", "of", "the", "other",
+         "substance", "substances", "medicament", "medicaments", "preparation", "preparations", "compound",
+         "compounds", "type", "combination", "combinations", "a", "in", "for", "with", "by", "to"}
 
 
 def _stem(word: str) -> str:
@@ -105,12 +107,14 @@ def build_drug_classes(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
        ("Antiviral drug NEC", "Anticoagulant NEC", "Penicillin NEC", ...).
     2. *MeSH class -> class entry*: every class-like MeSH descriptor of ``drug-named-entity-recognition``
        (those whose tree number is an ancestor of drugs' tree numbers, or D27 "pharmacologic action" classes)
-       is matched to the class entry sharing all its content words (stemmed: antivirals ~ antiviral).
+       is matched to the class entry with the same content words as the head of its name (stemmed, stop
+       words such as agent/drug/NEC dropped: "antiviral agents" ~ "Antiviral drug NEC").
     3. *Drug -> MeSH class*: a drug's MeSH tree numbers are walked up to the nearest class matched in step 2.
-    4. *Drug -> name-stem class* (for drugs whose MeSH tree holds no matched class, e.g. oseltamivir, whose
-       tree numbers are chemical only): the drug's name ending is compared with the names the Table itself
-       files under class entries; the longest ending (at least 3 letters) shared by at least 3 Table drugs that
-       all fall in one class entry's code family decides (-vir -> Antiviral drug NEC).
+    4. *Drug -> name-ending class* (for drugs whose MeSH tree holds no matched class, e.g. oseltamivir, whose
+       tree numbers are chemical only): the drug's name ending is compared with the Table's own drug names
+       (those the drug package also knows as drugs); the longest ending (3 to 8 letters) shared by at least
+       ``MIN_ENDING_SUPPORT`` Table drugs of which ``MIN_ENDING_AGREEMENT`` fall in one class entry's code
+       family decides (-vir: acyclovir, aciclovir, ganciclovir -> T37.5X- -> Antiviral drug NEC).
 
     Returns:
         ``(classes, sources)``: ``classes`` = ``{"entries": {entry title: adverse-effect stem}, "drugs":
@@ -152,15 +156,11 @@ def build_drug_classes(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     class_trees = {t: n for t, n in tree_to_name.items() if t in prefixes or t.startswith("D27")}
     mesh_to_entry: dict[str, str] = {}
     for t, name in class_trees.items():
-        words = _class_words(name)
+        # the head of a MeSH name is before its comma ("anesthetics, local" -> anesthetics)
+        words = _class_words(name.split(",")[0])
         if not words:
             continue
-        # the class entry with the same content words, else the most specific entry whose words it contains
         best = [e for e, ew in entry_words.items() if ew == words]
-        if not best:
-            subs = [e for e, ew in entry_words.items() if ew and ew < words]
-            top = max((len(entry_words[e]) for e in subs), default=0)
-            best = [e for e in subs if len(entry_words[e]) == top]
         if best:
             mesh_to_entry[name] = min(best, key=len)
 
@@ -173,21 +173,28 @@ def build_drug_classes(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
                     return cls, mesh_to_entry[cls]
         return None
 
-    # 4. name endings voted by the Table's own drug names
+    # 4. name endings voted by the Table's own drug names (only names the drug package knows as drugs)
     ending_votes: dict[str, Counter[str]] = defaultdict(Counter)
+    ending_examples: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name, stem in table_names.items():
+        if name not in variants:
+            continue
         for n in range(3, min(len(name) - 2, 8) + 1):
             ending_votes[name[-n:]][stem] += 1
+            ending_examples[(name[-n:], stem)].append(name)
 
     def ending_class(name: str) -> tuple[str, str] | None:
         if not re.fullmatch(r"[a-z]+", name):
             return None
         for n in range(min(len(name) - 2, 8), 2, -1):
             votes = ending_votes.get(name[-n:])
-            if votes and len(votes) == 1:
-                (stem, count), = votes.items()
-                if count >= 3 and stem in stem_to_entry:
-                    return f"-{name[-n:]}", stem_to_entry[stem]
+            if not votes:
+                continue
+            stem, count = votes.most_common(1)[0]
+            if count >= MIN_ENDING_SUPPORT and count / sum(votes.values()) >= MIN_ENDING_AGREEMENT \
+                    and stem in stem_to_entry:
+                examples = ", ".join(sorted(ending_examples[(name[-n:], stem)])[:4])
+                return f"-{name[-n:]} ({examples})", stem_to_entry[stem]
         return None
 
     drugs: dict[str, list[Any]] = {}
@@ -201,10 +208,13 @@ def build_drug_classes(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
         hit2 = ending_class(name)
         if hit2:
             drugs[name] = [hit2[1], "name", hit2[0]]
-    # brand names and other variants -> their canonical drug's class
+    # brand names and other variants -> their canonical drug (listed in the Table, or classed above)
+    all_table_names = {r[1].lower() for r in rows if r[0] == 0}
     aliases: dict[str, str] = {}
     for var, cans in variants.items():
-        if var not in drugs and var not in table_names and cans and cans[0] in drugs and var != cans[0]:
+        if not cans or var == cans[0] or var in drugs or var in all_table_names or len(var) > 40:
+            continue
+        if cans[0] in drugs or cans[0] in all_table_names:
             aliases[var] = cans[0]
     sources = {"package": f"drug-named-entity-recognition=={importlib.metadata.version('drug-named-entity-recognition')}",
                "file": pkl.name, "mesh_classes_matched": len(mesh_to_entry)}
