@@ -657,7 +657,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
     missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
-    query_text = _query(mention, missing) if suggestions and suggestions[0].kind == "nos" else None
+    query_text = _query(mention, missing, use) if suggestions and suggestions[0].kind == "nos" else None
     return ScoredMention(mention, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
 
 
@@ -752,7 +752,7 @@ def _missing(cs: Any, mention: Mention, doc: _Doc, sugg: list[CodeSuggestion], d
         type_used = any(axis == "type" and set(ws) & used for axis, ws in doc.phrases)
         if types and not type_used:
             missing.append("type")
-        if sites and not mention.details.site:
+        if sites >= 3 and sites * 5 >= sites + types and not mention.details.site:
             missing.append("site")
     return list(dict.fromkeys(missing))
 
@@ -790,7 +790,13 @@ def _is_site(cs: Any, term: str) -> bool:
     return bool(entry) and _content(entry.split(",")[-1].split("(")[0])[:1] == _content(term)[:1]
 
 
-def _query(mention: Mention, missing: Sequence[str]) -> str:
+_USE_TEXT = {"adverse_effect": "an adverse effect of a drug", "underdosing": "underdosing of a drug",
+             "poisoning_accidental": "a poisoning", "poisoning_intentional": "an intentional poisoning",
+             "poisoning_assault": "a poisoning by assault", "poisoning_undetermined": "a poisoning"}
+
+
+def _query(mention: Mention, missing: Sequence[str], use: str | None = None) -> str:
+    """A short, non-leading provider query in CDI style (open question, options include other/undetermined)."""
     d = mention.details
     words = [*d.cause, *(t for t in d.type if not t.lower().startswith(("with", "without"))), mention.text.strip()]
     condition = " ".join(dict.fromkeys(w.strip() for w in words if w.strip()))
@@ -801,9 +807,9 @@ def _query(mention: Mention, missing: Sequence[str]) -> str:
                 "the clinically appropriate detail, other, or clinically undetermined.")
     axes = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
     if "drug" in missing:
-        return (f"The documentation states \"{condition}\". Can the drug or substance responsible be identified? "
-                "Please document the drug (and, if relevant, the " + (axes if axes != "drug" else "circumstances")
-                + "), or that it cannot be determined.")
+        what = _USE_TEXT.get(use or "", f'"{condition}"')
+        return (f"The documentation describes {what}. Can the drug or substance responsible be identified? "
+                "Please document the specific drug or substance, or that it cannot be clinically determined.")
     return (f"The documentation states \"{condition}\". Based on your clinical judgment, can the {axes} be "
             "further specified? Please document the clinically appropriate detail, other, or clinically "
             "undetermined.")
