@@ -30,7 +30,14 @@ Every code knows its kind, by this rule (implemented in :mod:`nec_nlp.icd10cm.ki
 Every result carries the release it came from (``Code.release``, ``Validation.release``, ...).
 """
 
-from nec_nlp.icd10cm.releases import Release, available_releases, forget_loaded, load_code_set, release_for_date
+from nec_nlp.icd10cm.releases import (
+    Release,
+    available_releases,
+    forget_loaded,
+    load_code_set,
+    open_code_set,
+    release_for_date,
+)
 from nec_nlp.icd10cm.tabular import Code, CodeSet, normalize_code
 from nec_nlp.icd10cm.validation import Validation
 
@@ -43,5 +50,6 @@ __all__ = [
     "forget_loaded",
     "load_code_set",
     "normalize_code",
+    "open_code_set",
     "release_for_date",
 ]

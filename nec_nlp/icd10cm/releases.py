@@ -266,6 +266,26 @@ def _load_path(path: Path, release: str | None, use_cache: bool) -> CodeSet:
         return cs
 
 
+def open_code_set(code_set: "str | os.PathLike[str] | None" = None,
+                  service_date: "str | dt.date | None" = None) -> CodeSet:
+    """The code set a user option names: a release id, a path to a CMS tabular XML, or a date of service.
+
+    This is what ``--code-set`` / ``--service-date`` mean on every command (and ``code_set=`` in the API).
+    """
+    if code_set is not None and service_date is not None:
+        raise CodeSetError("give either --code-set or --service-date, not both.")
+    if service_date is not None:
+        return load_code_set(service_date=service_date)
+    if code_set is None or str(code_set).strip() == "":
+        return load_code_set()
+    text = str(code_set).strip()
+    if text in manifest()["releases"]:
+        return load_code_set(text)
+    if text.lower().endswith(".xml") or Path(text).is_file():
+        return load_code_set(path=text)
+    return load_code_set(text)  # raises the unknown-release error with the shipped ids
+
+
 def forget_loaded() -> None:
     """Drop the code sets memoised in this process (the on-disk cache stays); for benchmarks and tests."""
     with _LOCK:
