@@ -315,7 +315,7 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
         return []
     head = words[-1]
     found: list[tuple[int, int, Any, set[str]]] = []
-    seen: set[tuple[str, ...]] = set()
+    seen: set[Any] = set()
     n = len(words)
     spans = sorted(((i, j) for i in range(n) for j in range(i + 1, n + 1)), key=lambda ij: -(ij[1] - ij[0]))
     for i, j in spans:
@@ -328,7 +328,7 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
             hits = []
         for h in hits:
             key = tuple(h.path)
-            if key in seen:
+            if (key, getattr(h, "row", None)) in seen:
                 continue
             if len(key) > 3:
                 continue
@@ -345,7 +345,7 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
             consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
             if not any(_word_match(p, head) for p in _content(key[0])) and head not in consumed:
                 continue
-            seen.add(key)
+            seen.add((key, getattr(h, "row", None)))
             found.append((j - i, len(consumed), h, consumed))
     found.sort(key=lambda f: (-f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     return [(h, consumed) for _, _, h, consumed in found]
@@ -531,24 +531,63 @@ def _drug_lookup(cs: Any, substance: str, use: str, encounter: str) -> Any:
         return None
 
 
-def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]:
-    text = (mention.text + " " + " ".join(mention.details.type)).lower()
-    behaviour = "unspecified"
+_NEOPLASM_WORDS = ("metasta", "malignan", "benign", "cancer", "carcinoma", "neoplas", "tumor", "tumour", "primary",
+                   "secondary", "situ", "uncertain", "adenocarcinoma", "sarcoma", "lesion", "mass")
+
+
+def _neoplasm_behaviour(mention: Mention, see: str) -> str:
+    text = " ".join([mention.text, *mention.details.type, *mention.details.site, *mention.details.cause]).lower()
     for keys, b in _NEOPLASM_BEHAVIOUR:
         if any(k in text for k in keys):
-            behaviour = b
-            break
+            return b
+    see = see.lower()
+    for key, b in (("secondary", "malignant_secondary"), ("in situ", "in_situ"), ("malignant", "malignant_primary"),
+                   ("benign", "benign"), ("uncertain", "uncertain"), ("unspecified", "unspecified")):
+        if key in see:
+            return b
+    return "unspecified"
+
+
+def _site_phrases(mention: Mention, doc: _Doc) -> list[str]:
+    """Site strings to try in the Table of Neoplasms: the documented sites, then the words around the mention in
+    its sentence ("... of the upper lobe of the left lung", "Breast cancer")."""
+    out = []
+    for site in mention.details.site:
+        if doc.laterality and doc.laterality not in site.lower():
+            out.append(f"{doc.laterality} {site}")
+        out.append(site)
+    sent = mention.sentence or ""
+    low = sent.lower()
+    at = low.find(mention.text.lower())
+    if at >= 0:
+        after = re.split(r"[.;:,]|\band\b|\bwith\b", sent[at + len(mention.text):])[0]
+        after = re.sub(r"^\s*(of|to|in|involving|at|from)\b", "", after.strip(), flags=re.I).strip()
+        before = re.split(r"[.;:,]|\band\b", sent[:at])[-1].strip()
+        out += [p for p in (after, before) if _content(p)]
+    return list(dict.fromkeys(out))
+
+
+def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list[_Cand]:
+    behaviour = _neoplasm_behaviour(mention, see)
     cands: list[_Cand] = []
-    sites = list(mention.details.site)
-    for i, site in enumerate(sites):
-        site_q = f"{doc.laterality} {site}" if doc.laterality and doc.laterality not in site.lower() else site
+    for i, site in enumerate(_site_phrases(mention, doc)):
+        if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) for w in _content(site)):
+            continue  # "Metastatic" tagged as a site says behaviour, not where
         try:
-            nc = cs.neoplasms.lookup(site_q, behaviour) or cs.neoplasms.lookup(site, behaviour)
+            nc = cs.neoplasms.lookup(site, behaviour)
         except Exception:  # noqa: BLE001
             nc = None
         if nc is not None and nc.code:
-            cands.append(_Cand(nc.code, 2.0 - 0.1 * i, ("Table of Neoplasms", nc.matched_entry or site, behaviour),
-                               "neoplasms", tuple(_content(site))))
+            exact = bool(getattr(nc, "exact_site", True))
+            printed = (getattr(nc, "printed", None) or "").rstrip("-").rstrip(".")
+            code = printed if printed and cs.get(printed) is not None else nc.code
+            entry = set(_content(re.sub(r"^neoplasm, neoplastic,?", "", (nc.matched_entry or "").lower())))
+            overlap = sum(1 for w in set(_content(site)) if any(_word_match(w, e) for e in entry))
+            if not overlap:
+                continue
+            cands.append(_Cand(code, 3.0 + 0.2 * overlap - 0.01 * i - (0 if exact else 0.1),
+                               ("Table of Neoplasms", nc.matched_entry or site, behaviour.replace("_", " ")),
+                               "neoplasms", tuple(_content(site)), note=getattr(nc, "note", None)))
     return cands
 
 
@@ -612,15 +651,20 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
     else:
         mains = _main_terms(cs, mention, doc)
         main_path = tuple(mains[0][0].path[:1]) if mains else ()
+        # A main term that sends to the Table of Neoplasms goes first ("Cancer" has a phobia entry too).
+        mains.sort(key=lambda mc: 0 if "neoplasm" in " ".join(
+            x or "" for x in (mc[0].see, mc[0].see_also, mc[0].path[0])).lower() else 1)
         for rank, (main, consumed) in enumerate(mains[:2]):
             used0 = set(consumed)
             start = _follow_see(cs, main, 3) or main
             end, used1, alts = _walk(cs, start, doc, used0)
             end_code = _hit_code(_follow_see(cs, end, 3))
             path = tuple(end.path)
-            see = getattr(end, "see", None) or ""
-            if "neoplasm" in see.lower() or "neoplasm" in (getattr(main, "see", "") or "").lower():
-                cands.extend(_neoplasm_candidates(cs, mention, doc))
+            neo = [x or "" for x in (getattr(end, "see", None), getattr(main, "see", None),
+                                     getattr(main, "see_also", None), main.path[0])]
+            neo_see = next((x for x in neo if "neoplasm" in x.lower()), None)
+            if neo_see is not None and not any(c.source == "neoplasms" for c in cands):
+                cands.extend(_neoplasm_candidates(cs, mention, doc, neo_see))
             nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (
                 not (used1 - used0) and len(path) == 1)
             if end_code and specificity.verdict == "specific" and cs.kind(end_code.rstrip("-")) == "nos":
