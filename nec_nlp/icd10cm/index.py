@@ -140,6 +140,9 @@ class AlphabeticIndex:
             for variant in self._main_variants(i):
                 self._mains.setdefault(variant, []).append(i)
         self._inverted: dict[str, set[int]] | None = None
+        self._own_words: list[frozenset[str]] = []
+        self._opt_words: list[frozenset[str]] = []
+        self._variants: list[list[frozenset[str]]] = []
 
     @classmethod
     def load(cls, cs: "CodeSet", *, use_cache: bool = True) -> "AlphabeticIndex":
@@ -264,18 +267,24 @@ class AlphabeticIndex:
         return [self.hit(k) for k in self._children.get(hit.row, [])]
 
     # -- search ------------------------------------------------------------------------------------------------
-    def _best_variant(self, i: int, qset: set[str]) -> tuple[set[str], bool]:
+    def _best_variant(self, i: int, qset: set[str]) -> tuple[frozenset[str], bool]:
         """Words of the comma variant of entry ``i``'s term that best fits the query ("Epilepsy, epileptic,
         epilepsia" is three names of one term), and whether it is the first variant."""
-        variants = [set(words(v)) for v in self._term[i].split(",")]
-        variants = [v for v in variants if v] or [set()]
+        variants = self._variants[i]
+        if len(variants) == 1:
+            return variants[0], True
         best = max(range(len(variants)), key=lambda k: (len(variants[k] & qset), -len(variants[k]), -k))
         return variants[best], best == 0
 
     def _build_inverted(self) -> dict[str, set[int]]:
         inv: dict[str, set[int]] = {}
+        self._own_words = [frozenset(words(t)) for t in self._term]
+        self._opt_words = [frozenset(words(n)) if n else frozenset() for n in self._noness]
+        self._variants = []
         for i, term in enumerate(self._term):
-            for w in words(term) + words(self._noness[i] or ""):
+            vs = [frozenset(words(v)) for v in term.split(",")] if "," in term else [self._own_words[i]]
+            self._variants.append([v for v in vs if v] or [frozenset()])
+            for w in self._own_words[i] | self._opt_words[i]:
                 inv.setdefault(w, set()).add(i)
         return inv
 
@@ -301,7 +310,7 @@ class AlphabeticIndex:
         scored: list[tuple[float, int]] = []
         qset = set(q)
         for i in cand:
-            if not set(words(self._term[i])) & qset:
+            if not self._own_words[i] & qset:
                 continue
             own, first = self._best_variant(i, qset)
             path_words: set[str] = set()
@@ -309,7 +318,7 @@ class AlphabeticIndex:
             while j >= 0:
                 path_words |= self._best_variant(j, qset)[0]
                 j = self._parent[j]
-            optional = set(words(self._noness[i] or ""))
+            optional = self._opt_words[i]
             covered = qset & (own | path_words | optional)
             extra = (own | path_words) - qset
             score = (len(covered) / len(qset) + (0.5 if covered == qset else 0.0) - 0.05 * len(extra)

@@ -21,35 +21,35 @@ class TitleSearcher:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         docs: list[str] = []
-        owners: list[int] = []
+        starts: list[int] = []
         self.codes: list[str] = []
         self.billable: list[bool] = []
-        for code in cs.code_strings():
-            c = cs.get(code)
-            assert c is not None
-            if c.seventh_char:
+        rows, children, notes = cs._rows, cs._children, cs._notes
+        for code, row in rows.items():
+            if row[7]:  # a 7th-character code
                 continue
-            i = len(self.codes)
-            self.codes.append(c.code)
-            self.billable.append(c.billable or (bool(c.seventh) and bool(c.children)
-                                                and all(k[-1] == cs.get(k).seventh_char for k in c.children)))  # type: ignore[union-attr]
-            for text in (c.title, *c.inclusion):
-                docs.append(text.lower())
-                owners.append(i)
-        self._owners = np.asarray(owners)
+            kids = children.get(code, ())
+            takes_seventh = bool(kids) and all(rows[k][7] for k in kids)
+            self.codes.append(code)
+            self.billable.append(bool(row[6]) or takes_seventh)
+            starts.append(len(docs))
+            docs.append(row[0].lower())
+            docs.extend(t.lower() for t in notes.get(code, {}).get("inc", ()))
+        # documents of one code are contiguous: the best score per code is a reduceat over these starts
+        self._starts = np.asarray(starts)
         self._billable = np.asarray(self.billable)
         self._vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, sublinear_tf=True,
                                     dtype=np.float32)
-        self._matrix: Any = self._vec.fit_transform(docs)
+        self._matrix: Any = self._vec.fit_transform(docs).tocsc()
 
     def search(self, text: str, limit: int = 20, *, billable_only: bool = False) -> list[tuple[str, float]]:
         """The ``limit`` best ``(code, score)`` pairs for ``text`` (score = cosine similarity, 0..1)."""
         q = self._vec.transform([text.lower()])
         if q.nnz == 0:
             return []
-        sims = (self._matrix @ q.T).toarray().ravel()
-        best = np.zeros(len(self.codes), dtype=np.float32)
-        np.maximum.at(best, self._owners, sims)
+        cols = q.indices
+        sims = (self._matrix[:, cols] @ q.data.astype(np.float32)).ravel()
+        best = np.maximum.reduceat(sims, self._starts)
         if billable_only:
             best = np.where(self._billable, best, 0.0)
         k = min(limit, int((best > 0).sum()))
