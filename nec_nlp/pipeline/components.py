@@ -1,0 +1,827 @@
+"""spaCy components of the extraction pipeline (registered as ``spacy_factories`` entry points).
+
+Order in :func:`nec_nlp.pipeline.build_nlp`::
+
+    nec_sectionizer -> nec_sentencizer -> nec_lexicon -> nec_linker -> nec_context
+
+* ``nec_sentencizer``: fast rule-based sentence starts (punctuation, MTSamples ``HEADER:,`` headers, ``.,``).
+* ``nec_sectionizer``: section headers -> categories (``doc._.nec_sections``, ``Span._.section_category``).
+* ``nec_lexicon``: lexicon phrase matching (CONDITION -> ``doc.ents``; SITE/TYPE/CAUSE/DRUG candidates).
+* ``nec_linker``: attaches details to each CONDITION (``Span._.site/type/cause/drug/laterality/encounter``) and
+  writes the attached details and every DRUG to ``doc.spans["details"]``.
+* ``nec_context``: medspaCy ConText rebuilt from this component's own saved rules, plus section assertions.
+
+Every component with rules writes them in ``to_disk`` and reads them in ``from_disk``; rules are loaded from the
+package resources by ``initialize()``. Extensions are registered by the constructors, not at import time.
+No ``from __future__ import annotations`` here: spaCy reads the factory signatures.
+"""
+
+import bisect
+import re
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.attrs import SENT_START
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import ensure_path, filter_spans
+
+from nec_nlp.pipeline.rules import (
+    DETAIL_LABELS,
+    Abbreviation,
+    ContextRuleSpec,
+    LexiconTerm,
+    PatternRule,
+    SectionRule,
+    default_abbreviations,
+    default_context_rules,
+    default_lexicon,
+    default_patterns,
+    default_section_rules,
+    read_jsonl,
+    write_jsonl,
+)
+
+CANDIDATES = "nec_candidates"
+DETAILS = "details"
+LATERALITY = {"right": "right", "left": "left", "bilateral": "bilateral", "bilaterally": "bilateral",
+              "both": "bilateral"}
+# Words that extend a SITE phrase ("external ear canal", "lower lobe of the lung").
+SITE_EXTENDERS = {
+    "upper", "lower", "middle", "external", "internal", "anterior", "posterior", "medial", "lateral", "proximal",
+    "distal", "inner", "outer", "superior", "inferior", "deep", "superficial", "dorsal", "ventral", "canal", "wall",
+    "lobe", "region", "area", "surface", "tract", "duct", "cavity", "joint", "aspect", "side", "quadrant",
+}
+LINK_STOP = {",", ".", ";", ":", "and", "or", "but", "which", "who", "that", "he", "she", "the patient", "(", ")"}
+RELATION_HEADS = {  # "<head> <next>" introduces a cause phrase
+    "due": {"to"}, "secondary": {"to"}, "caused": {"by"}, "induced": {"by"}, "related": {"to"},
+    "attributed": {"to"}, "from": None, "after": None, "following": None,
+}
+COMPLICATION_WORDS = {"complication", "complications", "exacerbation", "flare", "hematuria", "coma", "ketoacidosis",
+                      "hyperosmolarity", "hypoglycemia", "hyperglycemia", "perforation", "obstruction", "bleeding",
+                      "hemorrhage", "gangrene", "abscess", "aura", "status", "intractability", "features",
+                      "behavioral", "disturbance", "psychotic", "remission", "effusion", "infection"}
+DRUG_LEAD = {"of", "to", "from", "with", "on", "by"}
+
+
+def _key(span: Span) -> str:
+    return f"{span.start}:{span.end}"
+
+
+# --------------------------------------------------------------------------------------------------- extensions
+def _links(span: Span) -> Dict[str, Any]:
+    return span.doc._.nec_links.get(_key(span), {}) if span.doc._.nec_links else {}
+
+
+def _get_site(span: Span) -> List[Span]:
+    return [span.doc[s:e] for s, e in _links(span).get("site", [])]
+
+
+def _get_type(span: Span) -> List[Span]:
+    return [span.doc[s:e] for s, e in _links(span).get("type", [])]
+
+
+def _get_cause(span: Span) -> List[Span]:
+    return [span.doc[s:e] for s, e in _links(span).get("cause", [])]
+
+
+def _get_drug(span: Span) -> List[Span]:
+    return [span.doc[s:e] for s, e in _links(span).get("drug", [])]
+
+
+def _get_laterality(span: Span) -> Optional[str]:
+    return _links(span).get("laterality")
+
+
+def _get_encounter(span: Span) -> Optional[str]:
+    return _links(span).get("encounter")
+
+
+def _get_implied(span: Span) -> List[str]:
+    return list(_links(span).get("implied_type", []))
+
+
+def _get_section_category(span: Span) -> Optional[str]:
+    sections = span.doc._.nec_sections
+    if not sections:
+        return None
+    starts = [s[0] for s in sections]
+    i = bisect.bisect_right(starts, span.start_char) - 1
+    return sections[i][3] if i >= 0 else None
+
+
+def sentence_ids(doc: Doc) -> "numpy.ndarray":
+    """Sentence number of every token (0-based), from the SENT_START annotation (one sentence if none)."""
+    if len(doc) == 0 or not doc.has_annotation("SENT_START"):
+        return numpy.zeros(len(doc), dtype="int64")
+    starts = doc.to_array(SENT_START).astype("int64")
+    starts[0] = 1
+    return numpy.cumsum(starts == 1) - 1
+
+
+def register_extensions() -> None:
+    """Register the Doc/Span extensions this pipeline sets (idempotent; called by every constructor)."""
+    if not Doc.has_extension("nec_sections"):
+        Doc.set_extension("nec_sections", default=None)
+    if not Doc.has_extension("nec_headers"):
+        Doc.set_extension("nec_headers", default=None)
+    if not Doc.has_extension("nec_links"):
+        Doc.set_extension("nec_links", default=None)
+    for name, getter in (("site", _get_site), ("type", _get_type), ("cause", _get_cause), ("drug", _get_drug),
+                         ("laterality", _get_laterality), ("encounter", _get_encounter),
+                         ("implied_type", _get_implied)):
+        if not Span.has_extension(name):
+            Span.set_extension(name, getter=getter)
+    # medspaCy's sectionizer registers the same name; ours reads doc._.nec_sections.
+    ext = Span.get_extension("section_category")
+    if ext is None or ext[2] is not _get_section_category:
+        Span.set_extension("section_category", getter=_get_section_category, force=True)
+    for attr in ("is_negated", "is_historical", "is_hypothetical", "is_family", "is_uncertain"):
+        if not Span.has_extension(attr):
+            Span.set_extension(attr, default=False)
+
+
+# --------------------------------------------------------------------------------------------------- sections
+_CAPS_HEADER = re.compile(r"[A-Z][A-Z0-9/&'()\-]*(?:[ \t]+[A-Z0-9/&'()\-]+){0,7}")
+_COLON = re.compile(r":(?![0-9])")
+_BOUNDARY_CHARS = ".,;!?\n"
+
+
+def _header_regex(rules: Iterable[SectionRule]) -> "re.Pattern[str]":
+    """Full-match regex of a title-case header made of a known keyword (+ up to three words)."""
+    words = sorted({r.keyword for r in rules if len(r.keyword) > 3 and r.keyword.replace(" ", "").isalpha()},
+                   key=len, reverse=True)
+    known = "|".join(re.escape(w) for w in words) or "(?!x)x"
+    return re.compile(rf"(?i:(?:{known})(?:[ \t]+[a-z]+){{0,3}})")
+
+
+def find_headers(text: str, known: "re.Pattern[str]") -> List[Tuple[int, int, str]]:
+    """(header start, end after the colon, header text) for every section header in ``text``.
+
+    A header is the text between a boundary (start, . , ; ! ? or newline) and a colon not followed by a digit,
+    either in capitals ("PAST MEDICAL HISTORY:") or a known header word in any case ("Assessment:").
+    """
+    out = []
+    for m in _COLON.finditer(text):
+        pos = m.start()
+        lo = max(0, pos - 70)
+        seg = text[lo:pos]
+        b = max(seg.rfind(c) for c in _BOUNDARY_CHARS)
+        if b < 0 and lo > 0:
+            continue
+        start = lo + b + 1
+        raw = text[start:pos]
+        h = raw.strip()
+        if len(h) < 2 or sum(c.isalpha() for c in h) < 2:
+            continue
+        if _CAPS_HEADER.fullmatch(h) or known.fullmatch(h):
+            out.append((start + (len(raw) - len(raw.lstrip())), m.end(), h))
+    return out
+
+
+@Language.factory(
+    "nec_sentencizer",
+    assigns=["token.is_sent_start"],
+    default_config={"split_on_headers": True},
+)
+def make_sentencizer(nlp: Language, name: str, split_on_headers: bool) -> "RuleSentencizer":
+    return RuleSentencizer(nlp, name, split_on_headers=split_on_headers)
+
+
+class RuleSentencizer:
+    """Sentence starts after . ? ! (also the MTSamples ``.,`` line break) and at/after ``HEADER:`` headers.
+
+    Uses the headers the sectionizer found (``doc._.nec_headers``) or finds them itself.
+    """
+
+    END = {".", "?", "!"}
+    CLOSERS = {",", ")", '"', "'", ".", "?", "!"}
+
+    def __init__(self, nlp: Language, name: str = "nec_sentencizer", *, split_on_headers: bool = True) -> None:
+        self.name = name
+        self.split_on_headers = split_on_headers
+        self._known: Optional["re.Pattern[str]"] = None
+        register_extensions()
+
+    def __call__(self, doc: Doc) -> Doc:
+        n = len(doc)
+        if n == 0:
+            return doc
+        words = [t.text for t in doc]
+        starts = numpy.full(n, -1, dtype="int32")
+        starts[0] = 1
+        prev_end = False
+        for i, text in enumerate(words):
+            if prev_end:
+                if text in self.CLOSERS or text.isspace():
+                    if "\n" in text:
+                        pass
+                    continue
+                starts[i] = 1
+                prev_end = False
+            if text in self.END or (text.isspace() and "\n" in text):
+                prev_end = True
+        if self.split_on_headers:
+            headers = doc._.nec_headers
+            if headers is None:
+                if self._known is None:
+                    self._known = _header_regex(default_section_rules_cached())
+                headers = find_headers(doc.text, self._known)
+            if headers:
+                idx = [t.idx for t in doc]
+                for start, end, _ in headers:
+                    for pos in (start, end):
+                        j = bisect.bisect_left(idx, pos)
+                        while j < n and (words[j].isspace() or (pos == end and words[j] in {",", ";"})):
+                            j += 1
+                        if j < n:
+                            starts[j] = 1
+        doc.from_array([SENT_START], starts.reshape(-1, 1).astype("uint64"))
+        return doc
+
+
+_SECTION_CACHE: Dict[str, Any] = {}
+
+
+def default_section_rules_cached() -> List[SectionRule]:
+    if "rules" not in _SECTION_CACHE:
+        _SECTION_CACHE["rules"] = default_section_rules()
+    return _SECTION_CACHE["rules"]
+
+
+@Language.factory("nec_sectionizer", assigns=["doc._.nec_sections"], default_config={})
+def make_sectionizer(nlp: Language, name: str) -> "Sectionizer":
+    return Sectionizer(nlp, name)
+
+
+class Sectionizer:
+    """Finds section headers and gives every span a section category (unknown headers keep the current one)."""
+
+    def __init__(self, nlp: Language, name: str = "nec_sectionizer") -> None:
+        self.name = name
+        self.rules: List[SectionRule] = []
+        self._regex: Optional["re.Pattern[str]"] = None
+        self._keywords: List[Tuple["re.Pattern[str]", str]] = []
+        register_extensions()
+
+    def initialize(self, get_examples: Any = None, *, nlp: Optional[Language] = None,
+                   rules: Optional[List[SectionRule]] = None) -> None:
+        self.set_rules(rules if rules is not None else default_section_rules())
+
+    def set_rules(self, rules: List[SectionRule]) -> None:
+        self.rules = list(rules)
+        self._regex = _header_regex(self.rules)
+        kws = sorted(self.rules, key=lambda r: len(r.keyword), reverse=True)
+        self._keywords = [
+            (re.compile(rf"\b{re.escape(r.keyword)}" + (r"\b" if len(r.keyword) <= 4 else "")), r.category)
+            for r in kws
+        ]
+
+    def category(self, header: str) -> Optional[str]:
+        h = header.upper()
+        for rx, cat in self._keywords:
+            if rx.search(h):
+                return cat
+        return None
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self._regex is None:
+            self.initialize()
+        assert self._regex is not None
+        sections: List[List[Any]] = []
+        current: Optional[str] = None
+        text = doc.text
+        headers = find_headers(text, self._regex)
+        doc._.nec_headers = headers
+        for start, end, header in headers:
+            cat = self.category(header)
+            if cat is None:  # a sub-heading ("HEENT:", "Neck:") stays in its section
+                if current is None:
+                    continue
+                cat = current
+            current = cat
+            sections.append([start, end, len(text), cat, header.strip()])
+        for a, b in zip(sections, sections[1:]):
+            a[2] = b[0]
+        doc._.nec_sections = sections
+        return doc
+
+    def to_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_jsonl(path / "section_rules.jsonl", self.rules)
+
+    def from_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> "Sectionizer":
+        path = ensure_path(path)
+        self.set_rules([SectionRule.from_dict(d) for d in read_jsonl(path / "section_rules.jsonl")])
+        return self
+
+
+# --------------------------------------------------------------------------------------------------- lexicon
+_SIMPLE = re.compile(r"^[a-z]+(?: [a-z]+)*$")
+_HYPHENED = re.compile(r"^[a-z]+(?:(?: |-)[a-z]+|'s)*$")
+_HYPHEN_TOKENS = re.compile(r"[a-z]+|-|'s")
+
+
+def _plural(term: str) -> Optional[str]:
+    words = term.split()
+    last = words[-1]
+    if not last.isalpha() or len(last) < 4 or last.endswith(("s", "x", "ia", "is")):
+        return None
+    if last.endswith("y") and last[-2] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif last.endswith(("ch", "sh")):
+        last += "es"
+    else:
+        last += "s"
+    return " ".join([*words[:-1], last])
+
+
+@Language.factory(
+    "nec_lexicon",
+    assigns=["doc.ents", "doc.spans"],
+    default_config={"plurals": True},
+)
+def make_lexicon(nlp: Language, name: str, plurals: bool) -> "LexiconMatcher":
+    return LexiconMatcher(nlp, name, plurals=plurals)
+
+
+class LexiconMatcher:
+    """Phrase matching of the lexicons (token LOWER), abbreviations (ORTH) and detail patterns (Matcher).
+
+    CONDITION matches go to ``doc.ents``; SITE/TYPE/CAUSE/DRUG/ENCOUNTER matches go to
+    ``doc.spans["nec_candidates"]``. Overlaps are resolved longest-first (CONDITION wins ties).
+    """
+
+    PRIORITY = {"CONDITION": 0, "DRUG": 1, "CAUSE": 2, "SITE": 3, "TYPE": 4, "ENCOUNTER": 5}
+
+    def __init__(self, nlp: Language, name: str = "nec_lexicon", *, plurals: bool = True) -> None:
+        self.name = name
+        self.nlp = nlp
+        self.plurals = plurals
+        self.terms: List[LexiconTerm] = []
+        self.abbreviations: List[Abbreviation] = []
+        self.patterns: List[PatternRule] = []
+        self._table: Optional[Dict[Tuple[str, ...], str]] = None
+        self._lengths: Dict[str, List[int]] = {}
+        self._abbr: Optional[PhraseMatcher] = None
+        self._matcher: Optional[Matcher] = None
+        self._abbr_info: Dict[str, Abbreviation] = {}
+        register_extensions()
+
+    def initialize(self, get_examples: Any = None, *, nlp: Optional[Language] = None,
+                   terms: Optional[List[LexiconTerm]] = None,
+                   abbreviations: Optional[List[Abbreviation]] = None,
+                   patterns: Optional[List[PatternRule]] = None) -> None:
+        self.terms = list(terms) if terms is not None else default_lexicon()
+        self.abbreviations = list(abbreviations) if abbreviations is not None else default_abbreviations()
+        self.patterns = list(patterns) if patterns is not None else default_patterns()
+        self._build()
+
+    def _build(self) -> None:
+        """Index the terms as lower-case token tuples (dict lookups beat a 50k-pattern PhraseMatcher to build)."""
+        vocab = self.nlp.vocab
+        tokenizer = self.nlp.tokenizer
+        table: Dict[Tuple[str, ...], str] = {}
+        lengths: Dict[str, set] = {}
+        for t in self.terms:
+            forms = [t.term]
+            if self.plurals and t.label in ("CONDITION", "SITE"):
+                p = _plural(t.term)
+                if p:
+                    forms.append(p)
+            for f in forms:
+                f = f.lower()
+                if _SIMPLE.match(f):
+                    toks = tuple(f.split())
+                elif _HYPHENED.match(f):  # what the tokenizer does with "gastro-esophageal", "crohn's"
+                    toks = tuple(_HYPHEN_TOKENS.findall(f))
+                else:
+                    toks = tuple(x.lower_ for x in tokenizer(f))
+                if toks and toks not in table:  # first label wins for a duplicated term
+                    table[toks] = t.label
+                    lengths.setdefault(toks[0], set()).add(len(toks))
+        self._table = table
+        self._lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
+        self._abbr = PhraseMatcher(vocab, attr="ORTH")
+        self._abbr_info = {}
+        for a in self.abbreviations:
+            key = f"ABBR:{a.abbr}"
+            self._abbr_info[key] = a
+            self._abbr.add(key, [tokenizer(a.abbr)])
+        self._matcher = Matcher(vocab)
+        for i, p in enumerate(self.patterns):
+            self._matcher.add(f"{p.label}:{i}", [p.pattern])
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self._table is None:
+            self.initialize()
+        assert self._table is not None and self._abbr is not None and self._matcher is not None
+        strings = doc.vocab.strings
+        spans: List[Span] = []
+        lowers = [t.lower_ for t in doc]
+        table, lengths = self._table, self._lengths
+        n = len(lowers)
+        for i, w in enumerate(lowers):
+            ls = lengths.get(w)
+            if ls is None:
+                continue
+            for k in ls:
+                if i + k <= n:
+                    label = table.get(tuple(lowers[i:i + k]))
+                    if label is not None:
+                        spans.append(Span(doc, i, i + k, label=label))
+        abbr_hits: Dict[Tuple[int, int], Abbreviation] = {}
+        for mid, s, e in self._abbr(doc):
+            a = self._abbr_info[strings[mid]]
+            abbr_hits[(s, e)] = a
+            spans.append(Span(doc, s, e, label=a.label))
+        for mid, s, e in self._matcher(doc):
+            if doc[s].text == "-" and s > 0:  # "drug - induced": the cause word is before the hyphen
+                s -= 1
+            spans.append(Span(doc, s, e, label=strings[mid].split(":", 1)[0]))
+        spans.sort(key=lambda sp: (self.PRIORITY.get(sp.label_, 9), sp.start))
+        kept = filter_spans(spans)
+        conditions = [sp for sp in kept if sp.label_ == "CONDITION"]
+        doc.ents = conditions
+        doc.spans[CANDIDATES] = [sp for sp in kept if sp.label_ != "CONDITION"]
+        links: Dict[str, Any] = {}
+        for (s, e), a in abbr_hits.items():
+            if a.qualifier:
+                links[f"{s}:{e}"] = {"abbr_qualifier": a.qualifier}
+        doc._.nec_links = links
+        return doc
+
+    def to_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_jsonl(path / "terms.jsonl", self.terms)
+        write_jsonl(path / "abbreviations.jsonl", self.abbreviations)
+        write_jsonl(path / "patterns.jsonl", self.patterns)
+
+    def from_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> "LexiconMatcher":
+        path = ensure_path(path)
+        self.terms = [LexiconTerm.from_dict(d) for d in read_jsonl(path / "terms.jsonl")]
+        self.abbreviations = [Abbreviation.from_dict(d) for d in read_jsonl(path / "abbreviations.jsonl")]
+        self.patterns = [PatternRule.from_dict(d) for d in read_jsonl(path / "patterns.jsonl")]
+        self._build()
+        return self
+
+
+# --------------------------------------------------------------------------------------------------- linker
+@Language.factory(
+    "nec_linker",
+    assigns=["doc._.nec_links", "doc.spans"],
+    requires=["doc.ents", "token.is_sent_start"],
+    default_config={"max_phrase": 6},
+)
+def make_linker(nlp: Language, name: str, max_phrase: int) -> "DetailLinker":
+    return DetailLinker(nlp, name, max_phrase=max_phrase)
+
+
+class DetailLinker:
+    """Attaches SITE/TYPE/CAUSE/DRUG candidates, laterality and encounter to the CONDITION they modify.
+
+    Left of a condition: a run of detail candidates and laterality words ("left lower lobe | pneumonia").
+    Right of it: "in/of/involving (the) SITE", "with/without X" (a TYPE; a condition inside it is absorbed),
+    "due to/secondary to/caused by X" (a CAUSE), "of/to DRUG", adjacent TYPE ("type 2"), and an encounter
+    phrase anywhere after it in the sentence.
+    """
+
+    def __init__(self, nlp: Language, name: str = "nec_linker", *, max_phrase: int = 6) -> None:
+        self.name = name
+        self.max_phrase = max_phrase
+        register_extensions()
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands = list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else []
+        at: Dict[int, Span] = {}
+        for c in cands:
+            for i in range(c.start, c.end):
+                at[i] = c
+        cond_at: Dict[int, Span] = {}
+        for ent in doc.ents:
+            for i in range(ent.start, ent.end):
+                cond_at[i] = ent
+        links: Dict[str, Any] = dict(doc._.nec_links or {})
+        details: List[Span] = []
+        sid = sentence_ids(doc)
+        bounds = numpy.append(numpy.flatnonzero(numpy.diff(sid, prepend=-1)), len(doc))
+        absorbed: set = set()
+        ents = list(doc.ents)
+        for ent in ents:
+            if _key(ent) in absorbed:
+                continue
+            link: Dict[str, Any] = {"site": [], "type": [], "cause": [], "drug": [], "laterality": None,
+                                    "encounter": None}
+            prior = links.get(_key(ent), {})
+            if prior.get("abbr_qualifier"):
+                q = prior["abbr_qualifier"]
+                if q in LATERALITY:
+                    link["laterality"] = LATERALITY[q]
+                else:
+                    link["implied_type"] = [q]
+            k = int(sid[ent.start])
+            sent_start, sent_end = int(bounds[k]), int(bounds[k + 1])
+            self._left(doc, ent, sent_start, at, link)
+            self._right(doc, ent, sent_end, at, cond_at, link, absorbed)
+            links[_key(ent)] = link
+        if absorbed:
+            doc.ents = [e for e in ents if _key(e) not in absorbed]
+        # encounter: applies to the conditions before it in its sentence
+        for c in cands:
+            if c.label_ != "ENCOUNTER":
+                continue
+            word = c.text.lower().split()[0]
+            enc = "sequela" if word.startswith("sequela") else word
+            for ent in doc.ents:
+                if ent.end <= c.start and sid[ent.start] == sid[c.start]:
+                    links[_key(ent)]["encounter"] = enc
+        doc._.nec_links = links
+        seen: set = set()
+        for ent in doc.ents:
+            link = links[_key(ent)]
+            for kind, label in (("site", "SITE"), ("type", "TYPE"), ("cause", "CAUSE"), ("drug", "DRUG")):
+                for s, e in link[kind]:
+                    if (s, e, label) not in seen:
+                        seen.add((s, e, label))
+                        details.append(Span(doc, s, e, label=label))
+        for c in cands:  # every drug mention is a DRUG detail, attached or not
+            if c.label_ == "DRUG" and (c.start, c.end, "DRUG") not in seen:
+                seen.add((c.start, c.end, "DRUG"))
+                details.append(c)
+        details.sort(key=lambda sp: (sp.start, sp.end))
+        doc.spans[DETAILS] = details
+        return doc
+
+    def _left(self, doc: Doc, ent: Span, sent_start: int, at: Dict[int, Span], link: Dict[str, Any]) -> None:
+        j = ent.start - 1
+        site_end: Optional[int] = None
+        while j >= sent_start:
+            tok = doc[j]
+            low = tok.lower_
+            c = at.get(j)
+            if c is not None and c.label_ in DETAIL_LABELS:
+                if c.label_ == "SITE":
+                    site_end = site_end or c.end
+                    start = c.start
+                    while start - 1 >= sent_start and doc[start - 1].lower_ in SITE_EXTENDERS:
+                        start -= 1
+                    link["site"].insert(0, (start, site_end))
+                    site_end = None
+                    j = start - 1
+                    continue
+                link[c.label_.lower()].insert(0, (c.start, c.end))
+                j = c.start - 1
+                continue
+            if low in LATERALITY:
+                link["laterality"] = link["laterality"] or LATERALITY[low]
+                j -= 1
+                continue
+            if low in {",", "and", "-", "/", "or", "to"} and j - 1 >= sent_start and (
+                    at.get(j - 1) is not None and at[j - 1].label_ in ("TYPE", "CAUSE")):
+                j -= 1
+                continue
+            break
+
+    def _site_phrase(self, doc: Doc, k: int, end: int, at: Dict[int, Span], link: Dict[str, Any]) -> int:
+        """Consume "(the) (left) lower lobe (of the lung)" from token k; returns the next index."""
+        i = k
+        while i < end and doc[i].lower_ in {"the", "his", "her", "their", "both", "a"}:
+            if doc[i].lower_ == "both":
+                link["laterality"] = link["laterality"] or "bilateral"
+            i += 1
+        start = None
+        last = None
+        found_site = False
+        while i < end:
+            low = doc[i].lower_
+            c = at.get(i)
+            if low in LATERALITY and start is None:
+                link["laterality"] = link["laterality"] or LATERALITY[low]
+                i += 1
+                continue
+            if c is not None and c.label_ == "SITE":
+                start = i if start is None else start
+                i = c.end
+                last = i
+                found_site = True
+                continue
+            if low in SITE_EXTENDERS:
+                start = i if start is None else start
+                i += 1
+                last = i
+                continue
+            break
+        if found_site and start is not None and last is not None:
+            link["site"].append((start, last))
+            return last
+        return k
+
+    def _phrase_end(self, doc: Doc, k: int, end: int) -> int:
+        i = k
+        while i < end and i - k < self.max_phrase:
+            low = doc[i].lower_
+            if low in LINK_STOP or low in {"with", "without", "due", "secondary"} and i > k:
+                break
+            i += 1
+        return i
+
+    def _right(self, doc: Doc, ent: Span, sent_end: int, at: Dict[int, Span], cond_at: Dict[int, Span],
+               link: Dict[str, Any], absorbed: set) -> None:
+        k = ent.end
+        steps = 0
+        while k < sent_end and steps < 6:
+            steps += 1
+            tok = doc[k]
+            low = tok.lower_
+            c = at.get(k)
+            if c is not None and c.label_ in ("TYPE", "CAUSE", "SITE") and c.start == k:
+                link[c.label_.lower()].append((c.start, c.end))
+                k = c.end
+                continue
+            if low in {"in", "of", "involving", "at", "on", "over", "to", "affecting"}:
+                nxt = self._site_phrase(doc, k + 1, sent_end, at, link)
+                if nxt > k + 1:
+                    k = nxt
+                    continue
+                if low in DRUG_LEAD:
+                    d = self._drug_after(doc, k + 1, sent_end, at)
+                    if d is not None:
+                        link["drug"].append((d.start, d.end))
+                        k = d.end
+                        continue
+                break
+            if low in {"with", "without", "w/", "w/o"}:
+                e = self._phrase_end(doc, k + 1, sent_end)
+                inner = [cond_at[i] for i in range(k + 1, e) if i in cond_at]
+                typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
+                words = {doc[i].lower_ for i in range(k + 1, e)}
+                if e > k + 1 and (inner or typed or words & COMPLICATION_WORDS):
+                    link["type"].append((k, e))
+                    for ie in inner:
+                        absorbed.add(_key(ie))
+                    k = e
+                    continue
+                break
+            if low in RELATION_HEADS:
+                follow = RELATION_HEADS[low]
+                s = k + 1
+                if follow is not None:
+                    if s < sent_end and doc[s].lower_ in follow:
+                        s += 1
+                    else:
+                        break
+                elif not any(at.get(i) is not None and at[i].label_ in ("CAUSE", "DRUG")
+                             for i in range(s, min(sent_end, s + 3))):
+                    break
+                while s < sent_end and doc[s].lower_ in {"the", "a", "an", "his", "her"}:
+                    s += 1
+                e = self._phrase_end(doc, s, sent_end)
+                if e > s:
+                    d = next((at[i] for i in range(s, e) if at.get(i) is not None and at[i].label_ == "DRUG"), None)
+                    link["cause"].append((s, e))
+                    if d is not None:
+                        link["drug"].append((d.start, d.end))
+                    k = e
+                    continue
+                break
+            break
+
+    @staticmethod
+    def _drug_after(doc: Doc, k: int, end: int, at: Dict[int, Span]) -> Optional[Span]:
+        i = k
+        while i < end and i - k < 5:
+            c = at.get(i)
+            if c is not None and c.label_ == "DRUG":
+                return c
+            if doc[i].lower_ in LINK_STOP:
+                return None
+            i += 1
+        return None
+
+
+# --------------------------------------------------------------------------------------------------- context
+SECTION_ASSERTIONS = {"family_history": "is_family", "past_medical_history": "is_historical",
+                      "past_surgical_history": "is_historical"}
+
+
+@Language.factory(
+    "nec_context",
+    assigns=["span._.is_negated", "span._.is_historical", "span._.is_hypothetical", "span._.is_family",
+             "span._.is_uncertain"],
+    requires=["doc.ents"],
+    default_config={"section_attrs": SECTION_ASSERTIONS, "keep_modifiers": False},
+)
+def make_context(nlp: Language, name: str, section_attrs: Dict[str, str], keep_modifiers: bool) -> "NecContext":
+    return NecContext(nlp, name, section_attrs=section_attrs, keep_modifiers=keep_modifiers)
+
+
+class NecContext:
+    """medspaCy ConText rebuilt from this component's own rules (which it saves), plus section assertions.
+
+    ``section_attrs`` maps a section category to the assertion every CONDITION in it gets ("family_history" ->
+    ``is_family``). With ``keep_modifiers=False`` ConText's modifier objects are dropped after use so that docs
+    stay serialisable (``nlp.pipe(n_process>1)``, ``Doc.to_bytes``).
+    """
+
+    def __init__(self, nlp: Language, name: str = "nec_context", *,
+                 section_attrs: Optional[Dict[str, str]] = None, keep_modifiers: bool = False) -> None:
+        self.name = name
+        self.nlp = nlp
+        self.section_attrs = dict(SECTION_ASSERTIONS if section_attrs is None else section_attrs)
+        self.keep_modifiers = keep_modifiers
+        self.rules: List[ContextRuleSpec] = []
+        self._context: Any = None
+        register_extensions()
+
+    def initialize(self, get_examples: Any = None, *, nlp: Optional[Language] = None,
+                   rules: Optional[List[ContextRuleSpec]] = None) -> None:
+        self.set_rules(rules if rules is not None else default_context_rules())
+
+    def set_rules(self, rules: List[ContextRuleSpec]) -> None:
+        from medspacy.context import ConText, ConTextRule
+
+        self.rules = list(rules)
+        ctx = ConText(self.nlp, name=f"{self.name}_medspacy", rules=None)
+        ctx.add([ConTextRule.from_dict(r.to_dict()) for r in self.rules])
+        self._context = ctx
+        register_extensions()
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self._context is None:
+            self.initialize()
+        ents = list(doc.ents)
+        if ents:
+            self._apply(doc, ents)
+        if self.section_attrs:
+            for ent in doc.ents:
+                attr = self.section_attrs.get(ent._.section_category or "")
+                if attr:
+                    setattr(ent._, attr, True)
+        return doc
+
+    def _apply(self, doc: Doc, ents: List[Span]) -> None:
+        """medspaCy's ConText algorithm run sentence by sentence, only where there are targets.
+
+        Same rules, scopes and edges as ``ConText.__call__``, without its whole-document O(modifiers^2) scope
+        update: modifiers are built only in sentences holding a CONDITION and paired only within them.
+        """
+        from medspacy.context.context_graph import ConTextGraph
+        from medspacy.context.context_modifier import ConTextModifier
+
+        ctx = self._context
+        matcher = ctx._ConText__matcher  # the wrapped ConText's rule matcher (name-mangled private attribute)
+        sid = sentence_ids(doc)
+        by_sent: Dict[int, List[Span]] = {}
+        for e in ents:
+            by_sent.setdefault(int(sid[e.start]), []).append(e)
+        mods: Dict[int, List[Any]] = {}
+        vocab = doc.vocab
+        for match_id, start, end in matcher(doc):
+            k = int(sid[start])
+            if k in by_sent:
+                rule = matcher.rule_map[vocab[match_id].text]
+                mods.setdefault(k, []).append(ConTextModifier(rule, start, end, doc, max_scope=ctx.max_scope))
+        for k, targets in by_sent.items():
+            ms = mods.get(k)
+            if not ms:
+                continue
+            graph = ConTextGraph(prune_on_modifier_overlap=ctx.prune_on_target_overlap)
+            graph.targets = targets
+            graph.modifiers = ms
+            graph.update_scopes()
+            graph.apply_modifiers()
+            if self.keep_modifiers:
+                for target, modifier in graph.edges:
+                    target._.modifiers += (modifier,)
+            ctx.set_context_attributes(graph.edges)
+
+    def to_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_jsonl(path / "context_rules.jsonl", self.rules)
+
+    def from_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> "NecContext":
+        path = ensure_path(path)
+        self.set_rules([ContextRuleSpec.from_dict(d) for d in read_jsonl(Path(path) / "context_rules.jsonl")])
+        return self
+
+
+def rules_summary(nlp: Language) -> Dict[str, int]:
+    """Rule counts per component (for model cards and the CLI)."""
+    out: Dict[str, int] = {}
+    for name, proc in nlp.pipeline:
+        if isinstance(proc, LexiconMatcher):
+            out[f"{name}.terms"] = len(proc.terms)
+            out[f"{name}.abbreviations"] = len(proc.abbreviations)
+            out[f"{name}.patterns"] = len(proc.patterns)
+        elif isinstance(proc, (Sectionizer, NecContext)):
+            out[f"{name}.rules"] = len(proc.rules)
+    return out
+
+
+__all__ = ["RuleSentencizer", "Sectionizer", "LexiconMatcher", "DetailLinker", "NecContext", "register_extensions",
+           "rules_summary"]

@@ -1,0 +1,507 @@
+"""Build the extraction pipeline's lexicons from real sources into ``nec_nlp/pipeline/resources/``.
+
+Sources (all read directly, nothing hand-typed but small stop lists and the abbreviation table):
+
+* CONDITION: main terms of the ICD-10-CM Alphabetic Index (``ICD10CM_2025_Index.csv``) and their multiword clinical
+  forms ("heart failure", "coronary artery disease", "diabetes mellitus"), a form being kept only when the tabular
+  list (titles and inclusion terms) uses it as a term of its own.
+* SITE: anatomical site terms of the Table of Neoplasms plus index main terms that say "see condition" and name a
+  body part.
+* TYPE: index main terms that say "see condition" and are no body part (acute, benign, atypical ...) plus the
+  index subterms that qualify many different main terms (chronic, recurrent, severe ...).
+* CAUSE: organisms named in tabular titles ("... due to Streptococcus pneumoniae", "... as the cause of diseases
+  classified elsewhere") plus cause adjectives that are index subterms (postoperative, viral ...).
+* DRUG: drug names and brand names of the PyPI package ``drug-named-entity-recognition`` with their MeSH tree
+  numbers as classes, plus the medicinal class names of the Table of Drugs and Chemicals (antibiotic, diuretic ...).
+* abbreviations: ``nec_nlp/pipeline/resources/abbreviations.jsonl`` is hand-kept (abbreviation -> expansion); this
+  script checks that every expansion is a lexicon term and writes ``abbreviations_checked.jsonl``.
+
+Every output line is ``{"label", "term", "source", ...}``; ``manifest.json`` records source files and checksums.
+
+Usage: python scripts/build_lexicons.py [--shared ../shared] [--tabular PATH] [--out nec_nlp/pipeline/resources]
+"""
+
+import argparse
+import bz2
+import csv
+import hashlib
+import json
+import pickle
+import re
+import sys
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Index main terms that are ordinary words or encounter reasons rather than disorders (the Z-code filter below
+# removes most encounter terms; these are the common words it cannot see).
+CONDITION_STOP = {
+    "history", "status", "problem", "examination", "admission", "observation", "encounter", "care", "test",
+    "screening", "counseling", "follow-up", "presence", "absence", "use", "user", "exposure", "person", "left",
+    "right", "change", "changes", "finding", "findings", "abnormal", "abnormality", "disease", "disorder",
+    "syndrome", "condition", "lesion", "injury", "infection", "failure", "complication", "complications", "effect",
+    "effects", "state", "sequelae", "late", "damage", "difficulty", "disturbance", "dysfunction", "defect",
+    "deformity", "anomaly", "malformation", "insufficiency", "deficiency", "problem", "reaction", "trouble",
+    "loss", "mass", "weakness", "tension", "pressure", "fall", "falling", "contact", "drop", "drinking", "smoker",
+    "long-term", "maintenance", "removal", "fitting", "replacement", "dependence", "living", "hit", "poor",
+    "underweight", "overweight", "stress", "tired", "tiredness", "ill", "illness", "sick", "sickness", "stroke",
+    "arrest", "block", "blocked", "burn", "cut", "crush", "foreign", "heat", "cold", "dry", "discharge", "fluid",
+    "growth", "lump", "spots", "spot", "shock", "strain", "tear", "break", "place", "position", "rest", "stiff",
+    "stiffness", "tender", "tenderness", "swelling", "wound", "palpitation", "collapse", "delivery", "labor",
+    "birth", "pregnancy", "pregnant", "newborn", "twin", "multiple", "single", "single liveborn", "liveborn",
+    "resistance", "resistant", "carrier", "donor", "contraception", "sterilization", "vaccination", "supervision",
+    "transplant", "artificial", "attention", "aftercare", "prophylactic", "unemployment", "problems",
+    "bite", "sting", "hanging", "drowning", "asphyxia", "gangrene",
+}
+# Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
+GENERIC_HEADS = {
+    "disease", "disorder", "syndrome", "failure", "infection", "insufficiency", "deficiency", "injury", "lesion",
+    "abnormality", "anomaly", "complication", "defect", "dysfunction", "reaction", "pain", "effect",
+}
+# Conditions the stop list removes as single words but whose clinical use is unambiguous.
+CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain"}
+SITE_STOP = {
+    "other", "specified", "unspecified", "site", "sites", "multiple", "part", "parts", "tissue", "tissues", "wall",
+    "cavity", "organ", "organs", "system", "left", "right", "region", "area", "surface", "lobe", "body", "duct",
+    "canal", "cell", "cells", "gland", "glands", "connective", "accessory", "overlapping lesion", "ill-defined",
+    "skin", "structure", "structures", "cord", "floor", "roof", "fold", "folds", "tract", "membrane", "process",
+    "portion", "border", "junction", "margin", "angle", "point", "space", "tip", "base", "tube", "vessel",
+    "vessels", "node", "nodes", "center", "central", "lateral", "medial", "upper", "lower", "middle", "posterior",
+    "anterior", "inferior", "superior", "internal", "external", "deep", "superficial", "main", "head", "back",
+}
+TYPE_STOP = {
+    "left", "right", "bilateral", "other", "specified", "unspecified", "with", "without", "due", "in", "of",
+    "and", "or", "nos", "nec", "see", "also", "newborn", "history", "type", "stage", "old", "late", "current",
+    "following", "fever", "general", "simple", "true", "false", "secondary", "primary", "complicating",
+    "personal", "family", "mother", "maternal", "fetus", "fetal", "perinatal", "due to", "cause", "causing",
+    "resulting", "affecting", "involving", "alcohol", "ascending", "descending", "accidental", "auditory",
+}
+CAUSE_WORDS = {
+    "postoperative", "postprocedural", "post-procedural", "post-operative", "postsurgical", "post-traumatic",
+    "posttraumatic", "traumatic", "viral", "bacterial", "fungal", "drug-induced", "alcohol-induced", "alcoholic",
+    "iatrogenic", "infectious", "infective", "parasitic", "radiation", "radiation-induced", "steroid-induced",
+    "postinfectious", "postherpetic", "diabetic", "hypertensive", "ischemic", "toxic", "occupational",
+}
+DRUG_STOP = {
+    "today", "plan", "care", "bid", "tid", "qid", "daily", "oral", "tablet", "tablets", "capsule", "dose",
+    "doses", "water", "oxygen", "air", "food", "salt", "sugar", "iron", "gold", "silver", "lead", "tar", "gas",
+    "smoke", "paint", "glue", "dye", "soap", "oil", "alcohol", "fat", "protein", "blood", "plasma", "saline",
+    "normal", "nos", "nec", "medicine", "medicines", "medication", "medications", "drug", "drugs", "agent",
+    "agents", "hormone", "hormones", "enzyme", "vitamin", "vitamins", "ointment", "lotion", "cream", "spray",
+    "mild", "moderate", "severe", "acute", "chronic", "pain", "fever", "cold", "stress", "sleep", "rest", "rise",
+    "advance", "advanced", "aid", "all", "allergy", "alert", "ally", "balance", "bright", "calm", "clear", "cure",
+    "early", "ease", "edge", "energy", "focus", "free", "fresh", "heal", "health", "help", "hope", "life", "max",
+    "natural", "nature", "one", "plus", "pro", "pure", "quick", "relief", "rescue", "restore", "safe", "secure",
+    "select", "sensitive", "simple", "solution", "strong", "support", "ultra", "unit", "units", "may", "will",
+    "duration", "ring", "patch", "gel", "liquid", "release", "extended", "control", "complete", "active",
+    "strength", "regular", "lente", "contrast", "cardiac", "heart", "head", "neck", "back", "chest", "skin",
+    "eye", "ear", "nose", "face", "hand", "foot", "leg", "arm", "body", "lung", "liver", "kidney", "brain",
+    "bone", "joint", "muscle", "nerve", "blood pressure", "pressure", "mucosa", "tissue", "cell", "cells",
+    "creatinine", "glucose", "potassium", "sodium", "calcium", "magnesium", "chloride", "phosphorus", "urea",
+    "bicarbonate", "albumin", "bilirubin", "cholesterol", "triglycerides", "hemoglobin", "insulin resistance",
+    "collagen", "fibrin", "thrombin", "estrogen", "testosterone", "cortisol", "histamine", "dopamine", "serotonin",
+    "glucagon", "ammonia", "urine", "stool", "mucus", "milk", "coffee", "caffeine", "nicotine", "tobacco",
+    "cocaine", "marijuana", "heroin",
+}
+# Drug-table class words kept when the table gives them an adverse-effect code (i.e. medicinal).
+CLASS_STOP = {"drug", "medicament", "agent", "gas", "poison", "ointment", "lotions", "liniments", "tonic",
+              "electrolytes", "enzyme", "ergot", "glue", "paint", "smoke", "tar", "vitamin", "trace element"}
+GENERIC_DRUG = [  # generic drug mentions: "investigational drug", "a new medication"
+    "investigational drug", "investigational medication", "investigational agent", "study drug",
+    "unknown drug", "unknown medication", "unspecified drug", "unspecified medication", "new medication",
+    "new drug", "medicament", "biological substance", "medicinal substance",
+]
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def clean(term: str) -> str:
+    """Lower-case, drop bracketed/parenthesised parts and "NEC"/"NOS", collapse spaces."""
+    t = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", term)
+    t = re.sub(r"\b(NEC|NOS)\b", " ", t)
+    t = re.sub(r"\s+", " ", t).strip(" ,;-").lower()
+    return t
+
+
+def variants(title: str) -> list[str]:
+    """"Epilepsy, epileptic, epilepsia" -> ["epilepsy", "epilepsia"]: nouns of a comma list (adjectives dropped)."""
+    parts = [clean(p) for p in title.split(",")]
+    out = [parts[0]] if parts and parts[0] else []
+    for p in parts[1:]:
+        if p and " " not in p and not re.search(r"(ic|ed|al|ive|ous|ary|ing|ar|oid)$", p):
+            out.append(p)
+    return out
+
+
+def read_tabular(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Return tabular texts (titles and inclusion terms, lower-cased) and (code, title) pairs."""
+    texts: list[str] = []
+    titles: list[tuple[str, str]] = []
+    for _, el in ET.iterparse(path):
+        if el.tag == "diag":
+            name, desc = el.findtext("name"), el.findtext("desc")
+            if name and desc:
+                titles.append((name, desc))
+                texts.append(desc.lower())
+            inc = el.find("inclusionTerm")
+            if inc is not None:
+                texts.extend(n.text.lower() for n in inc.findall("note") if n.text)
+        elif el.tag in ("chapter", "section"):
+            el.clear()
+    return texts, titles
+
+
+def _paren_variants(t: str) -> set[str]:
+    """'coronary (artery) disease' -> {'coronary disease', 'coronary artery disease'}; hyphen-free twins too."""
+    out = {re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", " ", t)).strip(),
+           re.sub(r"\s+", " ", re.sub(r"[()]", " ", t)).strip()}
+    out |= {o.replace("gastro-", "gastro") for o in out}
+    return {o for o in out if o}
+
+
+def lexicalised_forms(texts: list[str]) -> set[str]:
+    """Term heads of tabular texts: 'heart failure, unspecified' -> 'heart failure'; brackets removed.
+
+    A head is the text before a comma, "NOS" or a with/without/due to/in/and/or clause ("of" is kept:
+    "shortness of breath"); leading qualifiers are also stripped ("acute myocardial infarction" adds
+    "myocardial infarction").
+    """
+    forms: set[str] = set()
+    for t in texts:
+        t = re.sub(r"\[[^\]]*\]", " ", t)
+        t = re.sub(r"\s+", " ", t)
+        head = re.split(r",| nos\b| with\b| without\b| due to\b| in\b| and\b| or\b| as\b| of (?:the |unspecified|"
+                        r"other|right|left|bilateral)", t)[0].strip()
+        for h in _paren_variants(head):
+            forms.add(h)
+            words = h.split()
+            while len(words) > 1 and words[0] in TYPE_WORDS_HINT:
+                words = words[1:]
+                forms.add(" ".join(words))
+    return forms
+
+
+def read_index(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def neoplasm_sites(path: Path) -> set[str]:
+    sites: set[str] = set()
+    root = ET.parse(path).getroot()
+
+    def walk(el: ET.Element, level: int) -> None:
+        for term in el.findall("term"):
+            title = "".join(term.find("title").itertext()) if term.find("title") is not None else ""
+            if "see" not in title.lower() and "overlapping" not in title.lower():
+                for v in [clean(p) for p in title.split(",")]:
+                    if v and len(v) > 2 and not re.search(r"\d", v):
+                        sites.add(v)
+            if level < 2:
+                walk(term, level + 1)
+
+    for mt in root.iter("mainTerm"):
+        walk(mt, 1)
+    return sites
+
+
+def organisms(titles: list[tuple[str, str]]) -> set[str]:
+    out: set[str] = set()
+    for code, desc in titles:
+        if not code[0] in "ABJGNLMK":
+            continue
+        m = re.search(r"\bdue to (.+)$", desc) or re.match(r"(.+?) as the cause of diseases", desc)
+        if not m:
+            continue
+        org = m.group(1)
+        for ab in re.findall(r"\[([^\]]+)\]", org):
+            if len(ab) > 1:
+                out.add(ab.strip().lower())
+        org = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", org)
+        org = re.split(r",| with\b| without\b| in\b| and\b| or\b| as\b| classified\b", org)[0]
+        org = re.sub(r"^(other|unspecified|an?|the)\s+", "", org.strip(), flags=re.I)
+        org = re.sub(r"\s+", " ", org).strip().lower()
+        if not org or re.search(r"\b(specified|unspecified|other|organism|disease|drug|complication|"
+                                r"deficiency|infection|of|procedure|injury|condition|the|a|and|to)\b", org):
+            continue
+        words = org.split()
+        if 1 <= len(words) <= 3 and len(org) > 3 and re.search(ORGANISM, org):
+            out.add(org)
+    return out
+
+
+def drugs_from_package() -> list[dict]:
+    import drug_named_entity_recognition as dner
+
+    pkl_path = Path(dner.__file__).parent / "drug_ner_dictionary.pkl.bz2"
+    with bz2.open(pkl_path, "rb") as fh:
+        d = pickle.load(fh)
+    try:
+        from drug_named_entity_recognition.util import stopwords as pkg_stop
+    except Exception:  # pragma: no cover - older package layout
+        pkg_stop = set()
+    out = []
+    canon = d["drug_canonical_to_data"]
+    for variant, canonicals in d["drug_variant_to_canonical"].items():
+        v = variant.strip().lower()
+        if (len(v) < 4 or v in DRUG_STOP or v in pkg_stop or not re.match(r"^[a-z][a-z0-9 \-]*[a-z0-9]$", v)
+                or len(v.split()) > 4 or re.search(r"\d", v.split()[0])):
+            continue
+        data = canon.get(canonicals[0], {}) if canonicals else {}
+        if not any(k in data for k in ("medline_plus_id", "nhs_url", "drugbank_id")):
+            continue  # MeSH-only chemical or protein names, not medications
+        if len(v.split()) > 2 and v != (data.get("name") or "").lower():
+            continue  # long chemical synonyms
+        classes = sorted({t.rsplit(".", 1)[0] if t.count(".") > 1 else t for t in data.get("mesh_tree", [])})
+        out.append({"label": "DRUG", "term": v, "source": "drug-named-entity-recognition",
+                    "canonical": (data.get("name") or canonicals[0]).lower(), "classes": classes})
+    return out, pkl_path
+
+
+def drug_table_classes(path: Path) -> list[str]:
+    root = ET.parse(path).getroot()
+    out = []
+    for mt in root.iter("mainTerm"):
+        title_el = mt.find("title")
+        title = "".join(title_el.itertext()) if title_el is not None else ""
+        if "NEC" not in title:
+            continue
+        cells = {c.get("col"): (c.text or "") for c in mt.findall("cell")}
+        if cells.get("6", "--").strip() in ("", "--"):  # no adverse-effect code: not medicinal
+            continue
+        term = clean(title.split(",")[0])
+        term = re.sub(r"\b(drug|agents?)$", "", term).strip() or term
+        if term and term not in CLASS_STOP and len(term) > 3:
+            out.append(term)
+    return out
+
+
+def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
+    d = shared / "data" / "icd10cm" / "fy2025"
+    index_path, neo_path, drug_path = (d / "ICD10CM_2025_Index.csv", d / "icd-10-cm-neoplasm-2025.xml",
+                                       d / "icd-10-cm-drug-2025.xml")
+    rows = read_index(index_path)
+    texts, titles = read_tabular(tabular)
+    forms = lexicalised_forms(texts)
+    neo = neoplasm_sites(neo_path)
+
+    # Group index rows by main term block.
+    blocks: list[tuple[dict, list[dict]]] = []
+    for r in rows:
+        if r["Level"] == "0":
+            blocks.append((r, []))
+        elif blocks:
+            blocks[-1][1].append(r)
+
+    conditions: dict[str, str] = {}
+    site_candidates: set[str] = set()
+    multi: dict[str, str] = {}  # multiword candidates, filtered once single-word conditions are known
+    sites: set[str] = set()
+    type_counter: Counter[str] = Counter()
+    see_refs: list[tuple[list[str], str]] = []
+    for main, children in blocks:
+        title = main["Term"]
+        see_condition = main["See"].strip().lower() == "condition" or main["SeeAlso"].strip().lower() == "condition"
+        vs = variants(title)
+        if not vs:
+            continue
+        if see_condition:
+            for v in vs:
+                if v in neo:
+                    sites.add(v)
+                else:
+                    type_counter[v] += 1000  # always a TYPE candidate
+            continue
+        codes = [c["Code"] for c in [main, *children] if c["Code"]]
+        z_share = sum(c[0] in "ZVWXY" for c in codes) / len(codes) if codes else 1.0
+        for c in children:
+            if c["Level"] == "1":
+                sub = clean(c["Term"])
+                if sub and " " not in sub and sub.isalpha():
+                    type_counter[sub] += 1
+        if main["See"] and not codes:  # pure cross-reference: resolved after the first pass
+            see_refs.append((vs, main["See"]))
+            continue
+        if z_share > 0.5:
+            continue
+        for v in vs:
+            if (v in CONDITION_STOP and v not in CONDITION_KEEP) or v in GENERIC_HEADS - CONDITION_KEEP:
+                pass
+            elif len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
+                conditions.setdefault(v, "index main term")
+            # main term + nonessential modifier when the tabular uses it ("diabetes mellitus")
+            for nem in re.findall(r"\(([^)]*)\)", main["NonEssModif"]):
+                for cand in (f"{v} {nem.lower()}", f"{nem.lower()} {v}"):
+                    multi.setdefault(cand, "index main term + modifier")
+        # multiword forms: level-1 (and level-2 under it) subterms + main term
+        parents: dict[int, list[str]] = {}
+        for c in children:
+            lvl = int(c["Level"])
+            raw = c["Term"].lower()
+            subs = [x for p in re.split(r",| or ", raw) for x in _paren_variants(p.strip())]
+            parents[lvl] = subs
+            if lvl > 2 or raw.startswith(("with", "without", "due to", "in ", "of ", "following")):
+                continue
+            for v in vs[:1]:
+                for sub in subs:
+                    multi.setdefault(f"{sub} {v}", "index subterm + main term")
+                    if lvl == 2 and 1 in parents:
+                        for p1 in parents[1]:
+                            multi.setdefault(f"{sub} {p1} {v}", "index subterm + main term")
+
+    # Body parts that index site-organised main terms list as subterms ("Pain - chest", "Contusion - knee").
+    lat = re.compile(r"\b(left|right|bilateral)\b")
+    for main, children in blocks:
+        if clean(main["Term"].split(",")[0]) not in SITE_MAIN_TERMS:
+            continue
+        chain: dict[int, str] = {}
+        for c in children:
+            lvl = int(c["Level"])
+            sub = clean(c["Term"])
+            chain[lvl] = sub
+            if not sub or re.search(r"\d|\b(due|with|without|associated|specified|related|of|by|and|or|on|"
+                                    r"over|to|neoplasm|cancer|device|tumor|code|see)\b", sub):
+                continue
+            for cand in (sub, f"{chain.get(lvl - 1, '')} {sub}".strip() if lvl > 1 else sub):
+                cand = re.sub(r"\s+", " ", lat.sub(" ", cand)).strip()
+                if cand and len(cand.split()) <= 3 and cand not in TYPE_WORDS_HINT | CAUSE_WORDS:
+                    site_candidates.add(cand)
+
+    # "Abdominalgia - see Pain, abdominal": a synonym of a kept condition is a condition.
+    for vs, see in see_refs:
+        target = clean(see.split(",")[0])
+        if target in conditions or target in GENERIC_HEADS:
+            for v in vs:
+                if v not in CONDITION_STOP and len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
+                    conditions.setdefault(v, "index cross-reference")
+
+    # Tabular heads ending in a condition or a generic head noun ("benign prostatic hyperplasia").
+    heads = set(conditions) | GENERIC_HEADS
+    for f in forms:
+        if f.split()[-1] in heads:
+            multi.setdefault(f, "tabular term")
+    qualifiers = TYPE_WORDS_HINT | CAUSE_WORDS
+    for cand, src in sorted(multi.items(), key=lambda kv: (len(kv[0].split()), kv[0])):
+        words = cand.split()
+        if not (2 <= len(words) <= 5) or cand not in forms or cand in conditions:
+            continue
+        if re.search(r"[\d/\[\]]|\b(other|unspecified|specified|left|right|bilateral|nec|nos|unilateral|"
+                     r"site|sites|type|stage|initial|subsequent|sequela|encounter|part|parts)\b", cand):
+            continue
+        # "acute cystitis" is TYPE + CONDITION, not one term; "deep vein thrombosis" stays whole
+        if words[0] in qualifiers and " ".join(words[1:]) in conditions:
+            continue
+        conditions[cand] = src
+
+    orgs = organisms(titles)
+    types = {t for t, n in type_counter.items()
+             if n >= 12 and t not in TYPE_STOP and t not in neo and t not in conditions and len(t) > 3
+             and t not in orgs and " " not in t and re.search(ADJECTIVE, t)}
+    types |= TYPE_WORDS_HINT
+    types -= CAUSE_WORDS
+    sites = {s for s in sites | neo | (site_candidates - set(conditions) - types) if s not in SITE_STOP and s not in conditions and len(s) > 2
+             and s not in TYPE_WORDS_HINT and s not in types and " or " not in s}
+    cause_terms = orgs | CAUSE_WORDS
+
+    drug_rows, pkl_path = drugs_from_package()
+    drug_terms = {r["term"] for r in drug_rows}
+    classes = drug_table_classes(drug_path)
+    for c in classes:
+        for v in {c, c + "s"}:
+            if v not in drug_terms:
+                drug_rows.append({"label": "DRUG", "term": v, "source": "ICD-10-CM Table of Drugs (class)",
+                                  "canonical": c, "classes": [c]})
+                drug_terms.add(v)
+    for g in GENERIC_DRUG:
+        drug_rows.append({"label": "DRUG", "term": g, "source": "generic drug mention", "canonical": g,
+                          "classes": []})
+    # a drug name that is also a condition/site term is ambiguous: keep it out of DRUG
+    drug_rows = [r for r in drug_rows if r["term"] not in conditions and r["term"] not in sites]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, recs: list[dict]) -> None:
+        with open(out_dir / name, "w", encoding="utf-8") as fh:
+            for r in sorted(recs, key=lambda r: r["term"]):
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+    write("conditions.jsonl", [{"label": "CONDITION", "term": t, "source": s} for t, s in conditions.items()])
+    write("sites.jsonl", [{"label": "SITE", "term": t, "source": "ICD-10-CM neoplasm table / index"}
+                          for t in sites])
+    write("types.jsonl", [{"label": "TYPE", "term": t, "source": "ICD-10-CM index modifiers"} for t in types])
+    write("causes.jsonl", [{"label": "CAUSE", "term": t,
+                            "source": "ICD-10-CM tabular organism" if t in orgs else "cause modifier"}
+                           for t in cause_terms])
+    write("drugs.jsonl", drug_rows)
+
+    # Abbreviations: the hand-kept table must expand to lexicon terms.
+    lex = {"CONDITION": set(conditions), "SITE": sites, "TYPE": types, "CAUSE": cause_terms, "DRUG": drug_terms}
+    abbr_path = out_dir / "abbreviations.jsonl"
+    problems = []
+    if abbr_path.exists():
+        for line in abbr_path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            a = json.loads(line)
+            if a["label"] in lex and a["expansion"].lower() not in lex[a["label"]]:
+                problems.append(f"abbreviation {a['abbr']!r}: expansion {a['expansion']!r} is no {a['label']} term")
+    manifest = {
+        "sources": {p.name: sha256(p) for p in (index_path, neo_path, drug_path, tabular, pkl_path)},
+        "counts": {k: len(v) for k, v in lex.items()},
+        "problems": problems,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+SITE_MAIN_TERMS = {"pain", "contusion", "laceration", "abrasion", "sprain", "wound", "blister", "puncture"}
+ADJECTIVE = r"(al|ic|ous|ive|ed|ent|ant|ar|ary|oid|ile|ing|ful|less|ial)$"
+ORGANISM = (r"(coccus|cocci|bacter|ella|virus|viruses|monas|bacillus|bacilli|bacterium|bacteria|myces|plasma|"
+            r"idium|ia|fungi|fungus|aureus|coli|pneumoniae|species|spp|rickettsia|chlamydia|candida|mrsa|e\. coli|"
+            r"helicobacter|pylori|trichomonas|giardia|[a-z]\. [a-z]+|influenza|herpes|hiv|hpv|rsv|zoster)")
+
+
+# Qualifier words that index subterms use across conditions; they are TYPEs, never the start of a CONDITION.
+TYPE_WORDS_HINT = {
+    "acute", "chronic", "subacute", "recurrent", "severe", "mild", "moderate", "intractable", "persistent",
+    "paroxysmal", "focal", "generalized", "localized", "diffuse", "primary", "secondary", "essential",
+    "malignant", "benign", "complicated", "uncomplicated", "simple", "complex", "early", "late", "stable",
+    "unstable", "active", "inactive", "partial", "complete", "total", "bilateral", "lobar", "hemorrhagic",
+    "obstructive", "nonobstructive", "proliferative", "nonproliferative", "exudative", "erosive", "atypical",
+    "typical", "congenital", "acquired", "idiopathic", "neuropathic", "allergic", "seasonal", "perennial",
+    "transient", "intermittent", "constant", "episodic", "morbid", "controlled", "uncontrolled", "refractory",
+    "symptomatic", "asymptomatic", "decompensated", "compensated", "systolic", "diastolic", "displaced",
+    "nondisplaced", "comminuted", "open", "closed", "superficial", "deep", "spastic", "flaccid", "major", "minor",
+    "single", "multiple", "massive", "small", "large", "exacerbation", "acute on chronic",
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    ap.add_argument("--tabular", default=None)
+    ap.add_argument("--out", default=str(ROOT / "nec_nlp" / "pipeline" / "resources"))
+    args = ap.parse_args()
+    tabular = Path(args.tabular) if args.tabular else None
+    if tabular is None:
+        import simple_icd_10_cm
+
+        tabular = next((Path(simple_icd_10_cm.__file__).parent / "data").glob("icd10c-tabular-*.xml"))
+    manifest = build(Path(args.shared), tabular, Path(args.out))
+    print(json.dumps(manifest["counts"]))
+    if manifest["problems"]:
+        print("\n".join(manifest["problems"]), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
