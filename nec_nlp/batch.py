@@ -15,6 +15,7 @@ default); the spaCy pipeline itself is never pickled.
 """
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -22,7 +23,7 @@ import math
 import multiprocessing
 import os
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -503,6 +504,7 @@ def _validate(raw: _Raw, id_col: str, text_col: str, keep: Sequence[str], max_ch
 # --------------------------------------------------------------------------------------------------- scoring
 _WORKER_SCORER: Any = None
 _WORKER_ERROR: BaseException | None = None
+_WORKER_CACHE: "ResultCache | None" = None
 
 
 def default_factory(**kwargs: Any) -> Any:
@@ -512,17 +514,48 @@ def default_factory(**kwargs: Any) -> Any:
     return load(**kwargs)
 
 
-def _init_worker(factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+class ResultCache:
+    """Bounded LRU of results by note text (digest), for exports with repeated, templated notes.
+
+    The scorer is a deterministic function of the text, so a cached result equals a fresh one.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self.hits = 0
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, key: bytes) -> dict[str, Any] | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+            self.hits += 1
+        return value
+
+    def put(self, key: bytes, value: dict[str, Any]) -> None:
+        if self.size <= 0:
+            return
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+
+def _init_worker(factory: Callable[..., Any], kwargs: dict[str, Any], cache_size: int = 0) -> None:
     # an initializer that raises makes multiprocessing respawn workers forever: keep the error for the tasks
-    global _WORKER_SCORER, _WORKER_ERROR
+    global _WORKER_SCORER, _WORKER_ERROR, _WORKER_CACHE
+    _WORKER_CACHE = ResultCache(cache_size) if cache_size > 0 else None
     try:
         _WORKER_SCORER = factory(**kwargs)
     except Exception as exc:  # noqa: BLE001
         _WORKER_ERROR = exc
 
 
-def _score_texts(scorer: Any, texts: list[str], batch_size: int = 64) -> list[tuple[dict[str, Any] | None, str | None]]:
-    """Score texts; returns (result dict, None) or (None, error detail) for each, in order."""
+def _score_uncached(scorer: Any, texts: list[str], batch_size: int) -> list[tuple[dict[str, Any] | None, str | None]]:
     try:
         results = [r.to_dict() for r in scorer.score_many(texts, batch_size=batch_size)]
         if len(results) == len(texts):
@@ -538,6 +571,31 @@ def _score_texts(scorer: Any, texts: list[str], batch_size: int = 64) -> list[tu
     return out
 
 
+def _score_texts(scorer: Any, texts: list[str], batch_size: int = 64, cache: ResultCache | None = None
+                 ) -> list[tuple[dict[str, Any] | None, str | None]]:
+    """Score texts; returns (result dict, None) or (None, error detail) for each, in order."""
+    if cache is None:
+        return _score_uncached(scorer, texts, batch_size)
+    keys = [ResultCache.key(t) for t in texts]
+    out: list[tuple[dict[str, Any] | None, str | None] | None] = []
+    todo: dict[bytes, list[int]] = {}
+    for i, k in enumerate(keys):
+        hit = cache.get(k)
+        if hit is not None:
+            out.append((hit, None))
+        else:
+            out.append(None)
+            todo.setdefault(k, []).append(i)
+    if todo:
+        firsts = [idx[0] for idx in todo.values()]
+        for (k, idx), res in zip(todo.items(), _score_uncached(scorer, [texts[i] for i in firsts], batch_size)):
+            if res[0] is not None:
+                cache.put(k, res[0])
+            for i in idx:
+                out[i] = res
+    return out  # type: ignore[return-value]
+
+
 class ScorerStartError(RuntimeError):
     """The scorer could not be built in a worker process."""
 
@@ -545,7 +603,7 @@ class ScorerStartError(RuntimeError):
 def _score_in_worker(texts: list[str]) -> list[tuple[dict[str, Any] | None, str | None]]:
     if _WORKER_ERROR is not None:
         raise ScorerStartError(f"{type(_WORKER_ERROR).__name__}: {_WORKER_ERROR}")
-    return _score_texts(_WORKER_SCORER, texts)
+    return _score_texts(_WORKER_SCORER, texts, cache=_WORKER_CACHE)
 
 
 def output_record(rec: NoteRecord, id_col: str, result: dict[str, Any] | None) -> dict[str, Any]:
@@ -572,6 +630,7 @@ def score_notes(
     model: str | None = None,
     scorer_factory: Callable[..., Any] | None = None,
     scorer_kwargs: dict[str, Any] | None = None,
+    cache_size: int = 1024,
     mp_context: str = "spawn",
 ) -> Iterator[dict[str, Any]]:
     """Score validated records, yielding one output object per record, in input order.
@@ -587,6 +646,8 @@ def score_notes(
         model: model name or path passed to the factory.
         scorer_factory: picklable module-level callable returning an object with ``score``/``score_many``.
         scorer_kwargs: keyword arguments of the factory (default: ``model`` and ``code_set``).
+        cache_size: results of repeated identical texts kept per worker (0 = no cache); the scorer is
+            deterministic, so the output is the same either way.
         mp_context: multiprocessing start method.
 
     Yields:
@@ -598,12 +659,13 @@ def score_notes(
     chunks = _chunks(records, chunk_size)
     if n_workers == 1:
         scorer = factory(**kwargs)
+        cache = ResultCache(cache_size) if cache_size > 0 else None
         for chunk in chunks:
             texts = [r.text for r in chunk if r.error is None]
-            yield from _merge(chunk, _score_texts(scorer, texts), id_col)  # type: ignore[arg-type]
+            yield from _merge(chunk, _score_texts(scorer, texts, cache=cache), id_col)  # type: ignore[arg-type]
         return
     ctx = multiprocessing.get_context(mp_context)
-    pool = ctx.Pool(n_workers, initializer=_init_worker, initargs=(factory, kwargs))
+    pool = ctx.Pool(n_workers, initializer=_init_worker, initargs=(factory, kwargs, cache_size))
     try:
         pending: deque[tuple[list[NoteRecord], Any]] = deque()
         for chunk in chunks:
@@ -828,6 +890,7 @@ def score_file(
     progress: bool = True,
     scorer_factory: Callable[..., Any] | None = None,
     scorer_kwargs: dict[str, Any] | None = None,
+    cache_size: int = 1024,
     on_chunk: Callable[[int], None] | None = None,
 ) -> BatchSummary:
     """Score a note export into an output file; every input row yields exactly one output record.
@@ -849,6 +912,7 @@ def score_file(
         progress: show a rich progress bar on stderr (only when stderr is a terminal).
         scorer_factory: picklable module-level factory of the scorer (default ``nec_nlp.api.load``).
         scorer_kwargs: its keyword arguments (default ``model``/``code_set``).
+        cache_size: results of repeated identical note texts kept per worker (0 = off); same output either way.
         on_chunk: called with the number of records written so far after every flushed chunk (tests use it
             to interrupt a run).
 
@@ -900,7 +964,7 @@ def score_file(
             buffered = 0
             for obj in score_notes(records, id_col=id_col, workers=n_workers, chunk_size=chunk_size,
                                    code_set=code_set, model=model, scorer_factory=scorer_factory,
-                                   scorer_kwargs=scorer_kwargs):
+                                   scorer_kwargs=scorer_kwargs, cache_size=cache_size):
                 sink.write(json.dumps(obj, ensure_ascii=False) + "\n")
                 written += 1
                 buffered += 1

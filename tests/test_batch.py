@@ -42,6 +42,18 @@ def fake_factory(**kwargs):
     return FakeScorer()
 
 
+class CountingScorer(FakeScorer):
+    calls = 0
+
+    def score(self, text):
+        CountingScorer.calls += 1
+        return super().score(text)
+
+
+def counting_factory(**kwargs):
+    return CountingScorer()
+
+
 def broken_factory(**kwargs):
     raise RuntimeError("no model here")
 
@@ -272,3 +284,17 @@ def test_batch_cli_summary(tmp_path):
     assert "rows in" in result.output and "15" in result.output
     assert "duplicate_id" in result.output and "malformed_row" in result.output
     assert len(read_jsonl(out)) == 15
+
+
+def test_batch_result_cache_same_output_fewer_calls(tmp_path):
+    path = tmp_path / "notes.csv"
+    write_csv(path, [(f"id{i}", "S", f"templated note number {i % 5}") for i in range(100)])
+    outs = []
+    for size in (0, 16):
+        CountingScorer.calls = 0
+        out = tmp_path / f"c{size}.jsonl"
+        score_file(path, out, workers=1, chunk_size=8, cache_size=size, progress=False,
+                   scorer_factory=counting_factory)
+        outs.append((out.read_text(), CountingScorer.calls))
+    assert outs[0][0] == outs[1][0]
+    assert outs[0][1] == 100 and outs[1][1] == 5

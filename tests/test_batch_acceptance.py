@@ -69,7 +69,7 @@ def build_export(path) -> dict[int, str]:
             lines.append(bad_at[row][0])
         else:
             spec = ("Cardiology", "Endocrinology", "Orthopedic")[row % 3]
-            lines.append(f'n{row:08d},{spec},"{TEMPLATES[row % len(TEMPLATES)]} Seen {row % 50} days ago."\n'
+            lines.append(f'n{row:08d},{spec},"{TEMPLATES[row % len(TEMPLATES)]} Seen {row % 5} days ago."\n'
                          .encode())
     path.write_bytes(b"".join(lines))
     return {row: reason for row, (_, reason) in bad_at.items()}
@@ -135,7 +135,7 @@ def test_batch_acceptance_sigkill_then_resume_matches(export, full_run):
                 with open(part, "rb") as f:
                     if sum(1 for _ in f) >= N_ROWS // 2:
                         break
-            time.sleep(0.2)
+            time.sleep(0.05)
         assert proc.poll() is None, "the run finished before it could be killed"
     finally:
         if proc.poll() is None:
