@@ -34,10 +34,8 @@ OUT = ROOT / "nec_nlp" / "icd10cm" / "data"
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SICD_OLD = "1.3.0"  # ships the April 2025 tabular
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from icd10cm_build import build_drug_table, build_index, build_neoplasm_table  # noqa: E402
-
-from nec_nlp.icd10cm.tabular_xml import parse_tabular, read_code_list  # noqa: E402
+from nec_nlp.icd10cm.convert import build_drug_table, build_index, build_neoplasm_table
+from nec_nlp.icd10cm.tabular_xml import guess_release, parse_tabular, read_code_list
 
 
 def sha256(path: Path) -> str:
@@ -87,8 +85,6 @@ def build_tabulars(manifest: dict[str, Any], workdir: Path) -> None:
     releases: dict[str, Any] = {}
     for version in (SICD_OLD, None):
         xml, code_list, pkg_version = sicd_files(version, workdir)
-        from nec_nlp.icd10cm.tabular_xml import guess_release
-
         rid = guess_release(xml)
         compact = parse_tabular(xml, rid, read_code_list(code_list))
         frm, to = release_window(rid)

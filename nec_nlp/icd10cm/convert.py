@@ -1,5 +1,8 @@
 """Converters used by ``scripts/build_icd10cm.py``: the FY2025 CMS index files -> compact JSON-able objects.
 
+Build-time only (not imported at run time); the drug-class part needs the ``build`` extra
+(``drug-named-entity-recognition``).
+
 - :func:`build_index`: the Alphabetic Index CSV -> ``{"columns": [...], "rows": [[level, term, code, see,
   see_also, nonessential], ...]}`` in document order (a term's path is rebuilt from the levels at load time).
 - :func:`build_neoplasm_table` / the table part of :func:`build_drug_table`: CMS table XML ->
