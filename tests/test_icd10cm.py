@@ -297,3 +297,17 @@ def test_icd10cm_search_titles(cs):
     hits = cs.search_titles("postoperative pain", limit=5)
     assert hits[0][0] == "G89.18"
     assert all(0 < s <= 1.0001 for _, s in hits)
+
+
+def test_icd10cm_title_search_cache_roundtrip(cs):
+    from nec_nlp.icd10cm.search import TitleSearcher
+
+    fitted = TitleSearcher.load(cs)  # fits, then writes the .npz cache
+    files = sorted(cache_dir().glob(f"titles-{cs.release}-*.npz"))
+    assert files
+    cached = TitleSearcher.load(cs)
+    for q in ("acute kidney injury", "pneumonia due to streptococcus", "fracture of neck of femur"):
+        assert cached.search(q, limit=5) == fitted.search(q, limit=5)
+    files[0].write_bytes(b"corrupt")
+    again = TitleSearcher.load(cs)
+    assert again.search("epilepsy", limit=3) == fitted.search("epilepsy", limit=3)

@@ -224,14 +224,14 @@ def load_code_set(release: str | None = None, *, path: "str | os.PathLike[str] |
     with _LOCK:
         if use_cache and memo_key in _LOADED:
             cs = _LOADED[memo_key]
-            return cs if not notes else CodeSet(cs._s, source=cs.source, warnings=notes)
+            return cs if not notes else CodeSet(cs._s, source=cs.source, warnings=notes, checksum=cs.checksum)
 
         def build() -> dict[str, Any]:
             return build_state(read_json_gz(entry["file"]))
 
         state = cached("tabular", release, entry["sha256"], build, use_cache=use_cache, check=_state_ok(release))
         cs = CodeSet(state, source=f"{entry['file']} ({entry.get('source', {}).get('file', '')})",
-                     warnings=notes)
+                     warnings=notes, checksum=entry["sha256"])
         if use_cache:
             _LOADED[memo_key] = cs
         return cs
@@ -260,7 +260,7 @@ def _load_path(path: Path, release: str | None, use_cache: bool) -> CodeSet:
             return build_state(compact)
 
         state = cached("tabular-xml", rid, checksum, build, use_cache=use_cache, check=_state_ok(rid))
-        cs = CodeSet(state, source=str(path))
+        cs = CodeSet(state, source=str(path), checksum=checksum)
         if use_cache:
             _LOADED[memo_key] = cs
         return cs

@@ -6,6 +6,10 @@ takes a 7th character counts as billable for ``billable_only`` (add the characte
 :meth:`CodeSet.with_seventh`).
 """
 
+import hashlib
+import logging
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,17 +17,39 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from nec_nlp.icd10cm.tabular import CodeSet
 
+logger = logging.getLogger(__name__)
+SEARCH_FORMAT = 1
+_VEC_ARGS: dict[str, Any] = {"analyzer": "char_wb", "ngram_range": (3, 3), "min_df": 1, "sublinear_tf": True,
+                             "dtype": np.float32}
+
 
 class TitleSearcher:
-    """A TF-IDF index over one code set's titles and inclusion terms (built in the constructor)."""
+    """A TF-IDF index over one code set's titles and inclusion terms.
 
-    def __init__(self, cs: "CodeSet") -> None:
+    Build with :meth:`load` (served from an ``.npz`` file in the warm-load cache dir when the code set has a
+    checksum, so worker processes do not refit it) or the constructor (always fits).
+    """
+
+    def __init__(self, cs: "CodeSet | None" = None, *, arrays: dict[str, Any] | None = None) -> None:
+        from scipy import sparse
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        if arrays is not None:
+            self.codes = [str(c) for c in arrays["codes"]]
+            self.billable = [bool(b) for b in arrays["billable"]]
+            self._starts = arrays["starts"]
+            vocab = {str(t): i for i, t in enumerate(arrays["terms"])}
+            self._vec = TfidfVectorizer(vocabulary=vocab, **_VEC_ARGS)
+            self._vec.idf_ = arrays["idf"]
+            self._matrix: Any = sparse.csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                                                  shape=tuple(arrays["shape"]))
+            self._billable = np.asarray(self.billable)
+            return
+        assert cs is not None
         docs: list[str] = []
         starts: list[int] = []
-        self.codes: list[str] = []
-        self.billable: list[bool] = []
+        self.codes = []
+        self.billable = []
         rows, children, notes = cs._rows, cs._children, cs._notes
         for code, row in rows.items():
             if row[7]:  # a 7th-character code
@@ -38,9 +64,45 @@ class TitleSearcher:
         # documents of one code are contiguous: the best score per code is a reduceat over these starts
         self._starts = np.asarray(starts)
         self._billable = np.asarray(self.billable)
-        self._vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), min_df=1, sublinear_tf=True,
-                                    dtype=np.float32)
-        self._matrix: Any = self._vec.fit_transform(docs).tocsc()
+        self._vec = TfidfVectorizer(**_VEC_ARGS)
+        self._matrix = self._vec.fit_transform(docs).tocsc()
+
+    def arrays(self) -> dict[str, Any]:
+        """The fitted state as plain numpy arrays (saved with ``np.savez``, loaded without pickle)."""
+        vocab = self._vec.vocabulary_
+        terms = np.empty(len(vocab), dtype=object)
+        for t, i in vocab.items():
+            terms[i] = t
+        m = self._matrix
+        return {"codes": np.asarray(self.codes, dtype=str), "billable": np.asarray(self.billable, dtype=bool),
+                "starts": self._starts, "terms": terms.astype(str), "idf": np.asarray(self._vec.idf_),
+                "data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": np.asarray(m.shape)}
+
+    @classmethod
+    def load(cls, cs: "CodeSet") -> "TitleSearcher":
+        """The searcher of ``cs``: from the cache when present and sound, else fitted (and cached)."""
+        checksum = getattr(cs, "checksum", None)
+        if not checksum:
+            return cls(cs)
+        from nec_nlp.icd10cm.releases import _package_version, cache_dir
+
+        key = hashlib.sha256(f"{checksum}|{_package_version()}|{SEARCH_FORMAT}".encode()).hexdigest()[:20]
+        path = Path(cache_dir()) / f"titles-{cs.release}-{key}.npz"
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    return cls(arrays={k: z[k] for k in z.files})
+            except Exception:  # noqa: BLE001 - a corrupt cache is rebuilt
+                logger.info("rebuilding a corrupt title-search cache")
+        searcher = cls(cs)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, **searcher.arrays())
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.warning("could not write the title-search cache: %s", exc)
+        return searcher
 
     def search(self, text: str, limit: int = 20, *, billable_only: bool = False) -> list[tuple[str, float]]:
         """The ``limit`` best ``(code, score)`` pairs for ``text`` (score = cosine similarity, 0..1)."""

@@ -137,7 +137,8 @@ class CodeSet:
     (e.g. from a ten-code fixture in tests).
     """
 
-    def __init__(self, state: dict[str, Any], *, source: str = "", warnings: tuple[str, ...] = ()) -> None:
+    def __init__(self, state: dict[str, Any], *, source: str = "", warnings: tuple[str, ...] = (),
+                 checksum: str | None = None) -> None:
         self._s = state
         self._rows: dict[str, tuple[Any, ...]] = state["rows"]
         self._children: dict[str, tuple[str, ...]] = state["children"]
@@ -147,6 +148,7 @@ class CodeSet:
         self.version: str = state.get("version", "")
         self.source = source
         self.warnings = warnings
+        self.checksum = checksum  # sha256 of the data the release was loaded from (None: built in memory)
         self._index: AlphabeticIndex | None = None
         self._drugs: DrugTable | None = None
         self._neoplasms: NeoplasmTable | None = None
@@ -321,7 +323,7 @@ class CodeSet:
         from nec_nlp.icd10cm.search import TitleSearcher
 
         if self._searcher is None:
-            self._searcher = TitleSearcher(self)
+            self._searcher = TitleSearcher.load(self)
         return self._searcher.search(text, limit=limit, billable_only=billable_only)
 
     # -- companion tables (built lazily) -----------------------------------------------------------------
