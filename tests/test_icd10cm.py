@@ -179,6 +179,8 @@ def test_icd10cm_titles_on_both_axes_have_secondary_kind(cs):
     ("Gastro-esophageal reflux disease without esophagitis", ("Esophageal reflux NOS",), "nos"),
     ("Collision of motor vehicle other than car", (), "exact"),
     ("Striking against each other", (), "exact"),
+    ("Anemia in other chronic diseases classified elsewhere", (), "exact"),
+    ("Other streptococcus as the cause of diseases classified elsewhere", (), "nec"),
     ("Pneumonia due to Streptococcus pneumoniae", ("Bronchopneumonia due to S. pneumoniae",), "exact"),
 ])
 def test_icd10cm_kind_rule(title, inclusion, kind):

@@ -16,8 +16,8 @@ Usage::
 
 Every code knows its kind, by this rule (implemented in :mod:`nec_nlp.icd10cm.kinds`):
 
-1. Title words on the "other" axis (``other`` -- not "other than"/"each other" --, ``not elsewhere
-   classified``, ``NEC``) make a code ``nec``; words on the "unspecified" axis (``unspecified``,
+1. Title words on the "other" axis (``other`` -- not "other than", "each other" or "in other diseases
+   classified elsewhere" --, ``not elsewhere classified``, ``NEC``) make a code ``nec``; words on the "unspecified" axis (``unspecified``,
    ``not specified``, ``NOS``) make it ``nos``.
 2. A title on both axes takes the axis of its first such word and keeps the other as ``secondary_kind``
    ("Other pneumonia, unspecified organism" is ``nec``/secondary ``nos``; "Other and unspecified ..." too).

@@ -2,8 +2,9 @@
 
 The rule reads the code's own title first, then its inclusion terms:
 
-1. *Axis words in the title.* The "other" axis is the word ``other`` (not ``other than``, not ``each other``),
-   ``not elsewhere classified`` or the abbreviation ``NEC``. The "unspecified" axis is ``unspecified``,
+1. *Axis words in the title.* The "other" axis is the word ``other`` (not ``other than``, not ``each other``,
+   not the manifestation phrase ``in other ... diseases classified elsewhere``), ``not elsewhere classified``
+   or the abbreviation ``NEC``. The "unspecified" axis is ``unspecified``,
    ``not specified`` or the abbreviation ``NOS``.
 2. A title with words of one axis only takes that axis: ``nec`` or ``nos``.
 3. A title with words of both axes ("Other pneumonia, unspecified organism", "Other and unspecified ...")
@@ -26,8 +27,14 @@ from typing import Literal
 
 Kind = Literal["exact", "nec", "nos"]
 
+# part of every cache key: bump when the rule changes, so cached kinds are recomputed
+RULE_VERSION = 2
+
 _OTHER_RE = re.compile(r"\bother\b(?!\s+than\b)", re.IGNORECASE)
 _EACH_OTHER_RE = re.compile(r"\beach\s+other\b", re.IGNORECASE)
+# the manifestation phrase "in other (chronic) diseases classified elsewhere" names no residual category
+_ELSEWHERE_RE = re.compile(r"\bin\s+other\s+(?:[a-z-]+\s+){0,3}?diseases\s+classified\s+elsewhere\b",
+                           re.IGNORECASE)
 _NEC_RE = re.compile(r"\bnot elsewhere classified\b", re.IGNORECASE)
 _NEC_ABBR_RE = re.compile(r"\bNEC\b")
 _UNSPEC_RE = re.compile(r"\bunspecified\b|\bnot specified\b", re.IGNORECASE)
@@ -42,6 +49,7 @@ def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
 def other_position(title: str) -> int | None:
     """Character offset of the first "other"-axis word in ``title`` (None when there is none)."""
     masked = _EACH_OTHER_RE.sub(lambda m: " " * len(m.group()), title)
+    masked = _ELSEWHERE_RE.sub(lambda m: " " * len(m.group()), masked)
     return _first((_OTHER_RE, _NEC_RE, _NEC_ABBR_RE), masked)
 
 

@@ -5,7 +5,8 @@ The package ships compact tabular releases (``data/tabular-<release>.json.gz``) 
 ``scripts/build_icd10cm.py``). A loaded release is cached as a ``marshal`` file of its flat state in the user
 cache dir (``platformdirs.user_cache_dir("nec_nlp")``, overridden by ``NEC_NLP_CACHE_DIR``), keyed by the
 data checksum, the package version, the state format and the Python version; a corrupt or stale cache file is
-rebuilt silently.
+rebuilt silently. The key also holds the state format and the kind rule's version
+(:data:`nec_nlp.icd10cm.kinds.RULE_VERSION`), so a changed rule never serves stale kinds.
 """
 
 import datetime as dt
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nec_nlp.errors import CodeSetError, NecNlpWarning
+from nec_nlp.icd10cm.kinds import RULE_VERSION
 from nec_nlp.icd10cm.tabular import STATE_FORMAT, CodeSet, build_state
 
 logger = logging.getLogger(__name__)
@@ -133,7 +135,8 @@ def _package_version() -> str:
 
 def _cache_path(kind: str, label: str, checksum: str) -> Path:
     key = hashlib.sha256(
-        f"{checksum}|{_package_version()}|{STATE_FORMAT}|{sys.version_info[:2]}".encode()).hexdigest()[:20]
+        f"{checksum}|{_package_version()}|{STATE_FORMAT}|{RULE_VERSION}|{sys.version_info[:2]}".encode()
+    ).hexdigest()[:20]
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
     return cache_dir() / f"{kind}-{safe}-{key}.marshal"
 
@@ -222,9 +225,14 @@ def load_code_set(release: str | None = None, *, path: "str | os.PathLike[str] |
                            "(or load any CMS tabular XML with --code-set PATH / path=...).")
     memo_key = ("release", release)
     with _LOCK:
+        if use_cache and (memo_key[0], f"{release}|{notes}") in _LOADED:  # an approximated release, memoised
+            return _LOADED[(memo_key[0], f"{release}|{notes}")]
         if use_cache and memo_key in _LOADED:
             cs = _LOADED[memo_key]
-            return cs if not notes else CodeSet(cs._s, source=cs.source, warnings=notes, checksum=cs.checksum)
+            if notes:
+                cs = CodeSet(cs._s, source=cs.source, warnings=notes, checksum=cs.checksum)
+                _LOADED[(memo_key[0], f"{release}|{notes}")] = cs
+            return cs
 
         def build() -> dict[str, Any]:
             return build_state(read_json_gz(entry["file"]))
@@ -233,7 +241,7 @@ def load_code_set(release: str | None = None, *, path: "str | os.PathLike[str] |
         cs = CodeSet(state, source=f"{entry['file']} ({entry.get('source', {}).get('file', '')})",
                      warnings=notes, checksum=entry["sha256"])
         if use_cache:
-            _LOADED[memo_key] = cs
+            _LOADED[memo_key if not notes else (memo_key[0], f"{release}|{notes}")] = cs
         return cs
 
 

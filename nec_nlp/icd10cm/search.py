@@ -84,9 +84,11 @@ class TitleSearcher:
         checksum = getattr(cs, "checksum", None)
         if not checksum:
             return cls(cs)
+        from nec_nlp.icd10cm.kinds import RULE_VERSION
         from nec_nlp.icd10cm.releases import _package_version, cache_dir
 
-        key = hashlib.sha256(f"{checksum}|{_package_version()}|{SEARCH_FORMAT}".encode()).hexdigest()[:20]
+        key = hashlib.sha256(f"{checksum}|{_package_version()}|{SEARCH_FORMAT}|{RULE_VERSION}".encode()
+                             ).hexdigest()[:20]
         path = Path(cache_dir()) / f"titles-{cs.release}-{key}.npz"
         if path.is_file():
             try:
