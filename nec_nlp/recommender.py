@@ -150,8 +150,14 @@ class _Doc:
     def described(self, matched: Iterable[str]) -> list[str]:
         """'axis "surface"' for each documented phrase that shares a word with ``matched``."""
         m = set(matched)
-        return [f'{axis} "{self.originals[i]}"' for i, (axis, ws) in enumerate(self.phrases)
-                if i < len(self.originals) and m & set(ws)]
+        out = []
+        for i, (axis, ws) in enumerate(self.phrases):
+            if i < len(self.originals) and m & set(ws):
+                if axis == "context":
+                    out.append("words in the sentence " + ", ".join(f'"{w}"' for w in ws if w in m))
+                else:
+                    out.append(f'{axis} "{self.originals[i]}"')
+        return out
 
     @property
     def detail_words(self) -> set[str]:
@@ -184,13 +190,35 @@ def _documented(mention: Mention) -> _Doc:
     if extra:
         phrases.append(("type", extra))
         originals.append(" ".join(w for w in _WORD.findall(mention.text.lower()) if _stem(w) in extra))
-    return _Doc(head=head, phrases=phrases, laterality=d.laterality, encounter=d.encounter, negative=negative,
+    # The rest of the sentence: weak evidence (the extraction may have split "Gestational diabetes" or left
+    # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
+    known = {w for _, ws in phrases for w in ws} | set(head)
+    context = [w for w in _content(_sentence_without(mention)) if w not in known]
+    laterality = d.laterality
+    if context:
+        phrases.append(("context", list(dict.fromkeys(context))))
+        originals.append("sentence context")
+        if laterality is None:
+            sides = {w for w in context if w in ("right", "left", "bilateral")}
+            laterality = sides.pop() if len(sides) == 1 else None
+    return _Doc(head=head, phrases=phrases, laterality=laterality, encounter=d.encounter, negative=negative,
                 originals=originals)
 
 
 def _alternatives(term: str) -> list[list[str]]:
     """Content words of each alternative an index term offers ("atrial or auricular", "Diabetes, diabetic")."""
-    alts = [_content(a) for a in re.split(r",\s*|\s+or\s+|\s*/\s*", term)]
+    inner = re.findall(r"\(([^)]*)\)", term)
+    outer = re.sub(r"\([^)]*\)", " ", term)
+    parts = re.split(r"\s+or\s+|\s*/\s*", outer)
+    split: list[str] = []
+    for part in parts:
+        pieces = [p.strip() for p in part.split(",") if p.strip()]
+        # "Diabetes, diabetic", "epigastric, epigastrium" are spelling variants; "Fragments, cataract" is not
+        if len(pieces) > 1 and all(p[:4].lower() == pieces[0][:4].lower() for p in pieces):
+            split.extend(pieces)
+        else:
+            split.append(" ".join(pieces))
+    alts = [_content(a) for a in [*split, *inner]]
     alts = [a for a in alts if a]
     # "atrial or auricular fibrillation": words shared by every alternative stay with each of them
     return alts or [[]]
@@ -206,6 +234,19 @@ def _polarity(term: str, connector: str | None) -> bool | None:
     if connector == "without":
         return False
     return None
+
+
+def _sentence_without(mention: Mention) -> str:
+    """The mention's sentence minus the mention and its documented details (what is left around it)."""
+    sent = mention.sentence or ""
+    if not sent:
+        return ""
+    low = sent.lower()
+    for part in (mention.text, *mention.details.site, *mention.details.type, *mention.details.cause,
+                 *mention.details.drug):
+        if part:
+            low = low.replace(part.lower(), " ")
+    return low
 
 
 def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None) -> tuple[float, set[str]]:
@@ -234,12 +275,15 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
     for t in tw:
         hit = next((w for _, ws in avail for w in ws if _word_match(t, w)), None)
         if hit is None:
+            # words already accounted for (the condition itself, "with chronic cholecystitis") may repeat
+            if any(_word_match(t, w) for w in used) or any(_word_match(t, w) for w in doc.head):
+                continue
             return 0.0, set()
         matched.add(hit)
     score = 0.0
-    for _, ws in avail:
+    for axis, ws in avail:
         if ws:
-            score += sum(1 for w in ws if w in matched) / len(ws)
+            score += (0.5 if axis == "context" else 1.0) * sum(1 for w in ws if w in matched) / len(ws)
     return score, matched
 
 
@@ -696,8 +740,8 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         cands.append(_Cand(code, 0.3 * float(score), (), "tabular"))
 
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
-    leftover = {w for _, ws in doc.phrases for w in ws if w not in used and w not in descriptors} if use is None \
-        else set()
+    leftover = {w for axis, ws in doc.phrases if axis != "context" for w in ws
+                if w not in used and w not in descriptors} if use is None else set()
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
     missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
@@ -964,6 +1008,17 @@ def _read_statements(path: str | Path, split: str | None) -> list[dict[str, Any]
     return rows
 
 
+def _target_mention(mentions: Sequence[ScoredMention], t0: int, t1: int) -> ScoredMention | None:
+    """The mention overlapping the target span; when several do, the current affirmed one holding the target's
+    last word (its head), then the largest overlap."""
+    over = [m for m in mentions if m.mention.start < t1 and m.mention.end > t0]
+    if not over:
+        return None
+    return max(over, key=lambda m: (m.mention.assertion.current_affirmed,
+                                    m.mention.start < t1 <= m.mention.end + 1,
+                                    min(t1, m.mention.end) - max(t0, m.mention.start)))
+
+
 def evaluate_codes(scorer: Any, path: str | Path, split: str | None = "dev") -> dict[str, Any]:
     """Code@1, code@5 and kind accuracy of a scorer on the hand-labelled diagnosis statements.
 
@@ -988,10 +1043,7 @@ def evaluate_codes(scorer: Any, path: str | Path, split: str | None = "dev") -> 
         text, target = row["text"], row["target"]
         t0 = text.find(target)
         t1 = t0 + len(target)
-        sm = next((m for m in result.mentions if m.mention.start < t1 and m.mention.end > t0
-                   and m.mention.assertion.current_affirmed), None)
-        if sm is None:
-            sm = next((m for m in result.mentions if m.mention.start < t1 and m.mention.end > t0), None)
+        sm = _target_mention(result.mentions, t0, t1)
         codes = [c.code for c in sm.codes] if sm is not None else []
         kind = sm.codes[0].kind if sm is not None and sm.codes else None
         accepted = set(row["accepted"])
