@@ -220,3 +220,19 @@ def test_icd10cm_neoplasm_site_by_words_and_see_also(cs):
     assert cs.neoplasms.lookup("qqqzzz", "benign") is None
     with pytest.raises(InputError):
         cs.neoplasms.lookup("lung", "wild")
+
+
+@pytest.mark.parametrize("substance,entry", [
+    ("opioid", "Opioid NEC"),                          # NEC optional
+    ("sodium chloride", "Sodium, chloride"),           # first word as main term, the rest as its subterm
+    ("insulin glargine", "Insulin"),                   # first word of a longer name
+    ("amoxicillin-clavulanate", "Amoxicillin"),        # first part of a combination
+])
+def test_icd10cm_drug_name_forms(cs, substance, entry):
+    d = cs.drugs.lookup(substance, use="adverse_effect")
+    assert d.matched_entry == entry and d.fallback is None and cs.is_billable(d.code)
+
+
+def test_icd10cm_drug_inverted_main_term_not_preferred(cs):
+    # "Iopodate, sodium" has the comma variant "sodium"; the main term Sodium wins for "sodium"
+    assert cs.drugs.lookup("sodium", use="poisoning_accidental").matched_entry == "Sodium"

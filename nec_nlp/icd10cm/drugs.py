@@ -3,9 +3,11 @@
 Lookup order for a substance:
 
 1. the Table's own entry (main term, a comma path such as ``"Warfarin, rodenticide"``, or its ``see``
-   reference: ``"Aleve"`` -> Naproxen);
+   reference: ``"Aleve"`` -> Naproxen; NEC is optional: "opioid" -> "Opioid NEC");
 2. a brand name or other name variant of a drug the Table lists (``drug-named-entity-recognition`` names,
    converted by ``scripts/build_icd10cm.py``: "Tylenol" -> Acetaminophen);
+   or, for a combination or a longer name, the entry of its first part ("insulin glargine" -> Insulin,
+   "amoxicillin-clavulanate" -> Amoxicillin; the note says so);
 3. ``fallback="class"``: the drug's class entry of the Table, from the drug -> class map the build script
    derives (MeSH classes matched to class entries by words, or the Table drugs sharing the drug's name
    ending: oseltamivir -> "Antiviral drug NEC" -> T37.5X5- for an adverse effect);
@@ -17,6 +19,7 @@ billable code of the release in use (placeholder X only where the tabular needs 
 """
 
 import logging
+import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +87,23 @@ class DrugTable:
                 return self._follow_see(target, depth + 1)
         return row
 
+    def _partial_row(self, name: str) -> tuple[int | None, str | None]:
+        """A Table entry for the first component of a combination ("amoxicillin-clavulanate") or the first
+        word of a longer name ("insulin glargine"), itself or through a name variant."""
+        parts = [p for p in re.split(r"\s*[/+]\s*|(?<=[a-z])-(?=[a-z]{4,})|\s+and\s+|\s+", name.lower()) if p]
+        if len(parts) < 2:
+            return None, None
+        head = parts[0]
+        row = self._entry_row(f"{head}, {' '.join(parts[1:])}")  # "sodium chloride" -> Sodium, chloride
+        if row is not None:
+            return row, None
+        row = self._entry_row(head)
+        if row is None and head in self._aliases:
+            row = self._entry_row(self._aliases[head])
+        if row is None:
+            return None, None
+        return row, f"matched the Table entry for {head!r}, the first part of the name"
+
     def drug_class(self, substance: str) -> tuple[str, str, str] | None:
         """``(class entry, via, evidence)`` for a drug the Table does not list, from the shipped class map."""
         key = norm(substance)
@@ -110,6 +130,8 @@ class DrugTable:
             if canon is not None:
                 row = self._entry_row(canon)
                 alias_note = f"{name} is a name of {canon}"
+        if row is None:
+            row, alias_note = self._partial_row(name)
         if row is not None:
             row = self._follow_see(row)
             return self._from_row(row, name, use, encounter, fallback=None, drug_class=None, note=alias_note)

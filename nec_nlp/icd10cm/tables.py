@@ -32,9 +32,17 @@ class TermTable:
             self.children.setdefault(p, []).append(i)
             stack.append(i)
         self.mains: dict[str, list[int]] = {}
-        for i in self.children.get(-1, []):
-            for v in self._variants(self.rows[i][1]):
+        self.mains_by_words: dict[str, list[int]] = {}  # NEC/NOS and function words dropped: "opioid" ~ "Opioid NEC"
+        mains = self.children.get(-1, [])
+        # whole titles first: "sodium" is the main term Sodium before the inverted "Iopodate, sodium"
+        for i in mains:
+            full = norm(self.rows[i][1])
+            self.mains.setdefault(full, []).append(i)
+            self.mains_by_words.setdefault(" ".join(words(full)), []).append(i)
+        for i in mains:
+            for v in self._variants(self.rows[i][1]) - {norm(self.rows[i][1])}:
                 self.mains.setdefault(v, []).append(i)
+                self.mains_by_words.setdefault(" ".join(words(v)), []).append(i)
         self._inverted: dict[str, set[int]] | None = None
 
     @staticmethod
@@ -86,6 +94,11 @@ class TermTable:
             return None
         for n in range(len(parts), 0, -1):
             for i in self.mains.get(norm(", ".join(parts[:n])), []):
+                found = self.walk(i, parts[n:])
+                if found is not None:
+                    return found
+        for n in range(len(parts), 0, -1):
+            for i in self.mains_by_words.get(" ".join(words(", ".join(parts[:n]))), []):
                 found = self.walk(i, parts[n:])
                 if found is not None:
                     return found
