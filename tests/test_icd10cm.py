@@ -313,3 +313,13 @@ def test_icd10cm_title_search_cache_roundtrip(cs):
     files[0].write_bytes(b"corrupt")
     again = TitleSearcher.load(cs)
     assert again.search("epilepsy", limit=3) == fitted.search("epilepsy", limit=3)
+
+
+def test_icd10cm_validate_too_long(cs):
+    v = cs.validate("T50.995AA")
+    assert not v.valid and v.reason == "unknown" and v.suggestions[0] == "T50.995A"
+
+
+def test_icd10cm_seventh_note_in_instructions(cs):
+    notes = cs.instructions("T50.995A")["seventh_note"]
+    assert notes and notes[0][0] == "T50" and "7th character" in notes[0][1]

@@ -266,9 +266,11 @@ class CodeSet:
     def instructions(self, code: str) -> dict[str, list[tuple[str, str]]]:
         """The instructional notes that apply to ``code``: its own and its ancestors' and section's,
         as ``{"excludes1": [(from_code, note), ...], "excludes2": ..., "code_first": ..., "use_additional":
-        ..., "code_also": ..., "includes": ..., "inclusion": ...}`` (nearest first)."""
+        ..., "code_also": ..., "includes": ..., "inclusion": ..., "notes": ..., "seventh_note": ...}``
+        (nearest first; ``inclusion`` only the code's own)."""
         keys = {"ex1": "excludes1", "ex2": "excludes2", "cf": "code_first", "ua": "use_additional",
-                "ca": "code_also", "includes": "includes", "inc": "inclusion", "notes": "notes"}
+                "ca": "code_also", "includes": "includes", "inc": "inclusion", "notes": "notes",
+                "s7note": "seventh_note"}
         out: dict[str, list[tuple[str, str]]] = {v: [] for v in keys.values()}
         c = self.require(code)
         chain = [c.code] + [a.code for a in self.ancestors(c.code)]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nec_nlp.icd10cm.tabular import CodeSet
 
 MAX_SUGGESTIONS = 10
-_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,})?$")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -176,6 +176,10 @@ def validate(cs: "CodeSet", text: str) -> Validation:
                           detail=f"the 7th character goes in 7th position: fill absent characters with the "
                                  f"placeholder X ({fixes[0]})")
     prefix = _longest_prefix(cs, raw)
+    if len(raw) > 7 and prefix is not None:
+        cands = [d.code for d in cs.billable_descendants(prefix)]
+        return result(False, False, "unknown", rank_candidates(cs, cands, code, prefix), (),
+                      detail=f"an ICD-10-CM code has at most 7 characters; nearest valid code: {prefix}")
     if prefix is None:
         return result(False, False, "unknown", [], (), detail=f"no code of release {cs.release} starts with "
                                                               f"{code[:3]}")
