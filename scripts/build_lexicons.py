@@ -53,7 +53,17 @@ CONDITION_STOP = {
     "birth", "pregnancy", "pregnant", "newborn", "twin", "multiple", "single", "single liveborn", "liveborn",
     "resistance", "resistant", "carrier", "donor", "contraception", "sterilization", "vaccination", "supervision",
     "transplant", "artificial", "attention", "aftercare", "prophylactic", "unemployment", "problems",
-    "bite", "sting", "hanging", "drowning", "asphyxia", "gangrene",
+    "bite", "sting", "hanging", "drowning", "asphyxia", "gangrene", "old", "anesthesia", "impression", "injection",
+    "type", "female", "male", "symptoms", "complaint", "heart", "skin", "nerve", "nose", "lung", "breast", "muscle",
+    "bone", "blood", "evidence", "weight", "suture", "incision", "pulse", "rhythm", "sleep", "speech", "light",
+    "may", "round", "short", "high", "large", "small", "low", "positive", "negative", "palpable", "pathology",
+    "surgical", "secondary", "gestational", "baby", "cavity", "distress", "insertion", "response", "pattern",
+    "situation", "delay", "extra", "double", "feeling", "air", "night", "twist", "hole", "pin", "plaque",
+    "traction", "african", "american", "japanese", "black", "yellow", "white", "button", "word", "language",
+    "increase", "decrease", "persistence", "missed", "scar", "closure", "ring", "sponge", "shower", "water",
+    "food", "child", "children", "mobility", "movements", "sensations", "episodes", "limits", "remains",
+    "discharge", "complication", "complications", "plus", "stimulation", "guidance", "straining", "frozen",
+    "simple", "illness", "aspiration", "presentation", "development", "desertion", "bent", "aberrant",
 }
 # Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
 GENERIC_HEADS = {
@@ -61,7 +71,9 @@ GENERIC_HEADS = {
     "abnormality", "anomaly", "complication", "defect", "dysfunction", "reaction", "pain", "effect",
 }
 # Conditions the stop list removes as single words but whose clinical use is unambiguous.
-CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain"}
+CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
+                  "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
+                  "sickness", "tumor", "lupus", "trauma"}
 SITE_STOP = {
     "other", "specified", "unspecified", "site", "sites", "multiple", "part", "parts", "tissue", "tissues", "wall",
     "cavity", "organ", "organs", "system", "left", "right", "region", "area", "surface", "lobe", "body", "duct",
@@ -181,12 +193,30 @@ def lexicalised_forms(texts: list[str]) -> set[str]:
         head = re.split(r",| nos\b| with\b| without\b| due to\b| in\b| and\b| or\b| as\b| of (?:the |unspecified|"
                         r"other|right|left|bilateral)", t)[0].strip()
         for h in _paren_variants(head):
-            forms.add(h)
+            h = re.sub(r"^(other specified|other|unspecified|specified)\s+", "", h)
             words = h.split()
+            if words and re.search(r"[^suia]s$", words[-1]) and len(words[-1]) > 4:  # "suicidal ideations"
+                forms.add(" ".join([*words[:-1], words[-1][:-1]]))
+            forms.add(h)
             while len(words) > 1 and words[0] in TYPE_WORDS_HINT:
                 words = words[1:]
                 forms.add(" ".join(words))
     return forms
+
+
+def site_organised(children: list[dict], sites: set[str]) -> bool:
+    """True when a main term's subterms are mostly sites or qualifiers ("Cyst - ovary", "Ulcer - chronic").
+
+    Disorders without a code of their own are indexed by site and kind; heading words ("Blood", "Skin",
+    "Positive") list other conditions under them instead.
+    """
+    subs = [clean(c["Term"]) for c in children if c["Level"] == "1"]
+    subs = [x for x in subs if x]
+    if len(subs) < 3:
+        return False
+    hits = sum(1 for x in subs if x in sites or x.split()[0] in sites or x.split()[0] in TYPE_WORDS_HINT
+               or x.startswith(("with", "without", "due to", "in ", "of ")))
+    return hits / len(subs) >= 0.3
 
 
 def read_index(path: Path) -> list[dict]:
@@ -302,7 +332,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             blocks[-1][1].append(r)
 
     conditions: dict[str, str] = {}
+    head_counts = Counter(f.split()[-1] for f in forms)  # how many tabular terms a word is the head noun of
     site_candidates: set[str] = set()
+    head_nouns: set[str] = set()  # main terms without a code: heads of multiword forms only ("infarction")
     multi: dict[str, str] = {}  # multiword candidates, filtered once single-word conditions are known
     sites: set[str] = set()
     type_counter: Counter[str] = Counter()
@@ -335,6 +367,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         for v in vs:
             if (v in CONDITION_STOP and v not in CONDITION_KEEP) or v in GENERIC_HEADS - CONDITION_KEEP:
                 pass
+            elif (not main["Code"] and v not in CONDITION_KEEP and not site_organised(children, neo)
+                  and head_counts.get(v, 0) < 2):
+                head_nouns.add(v)  # a heading word ("Blood", "Weight", "Positive"): heads multiword forms only
             elif len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
                 conditions.setdefault(v, "index main term")
             # main term + nonessential modifier when the tabular uses it ("diabetes mellitus")
@@ -378,13 +413,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # "Abdominalgia - see Pain, abdominal": a synonym of a kept condition is a condition.
     for vs, see in see_refs:
         target = clean(see.split(",")[0])
-        if target in conditions or target in GENERIC_HEADS:
+        if target in conditions and target not in GENERIC_HEADS:
             for v in vs:
                 if v not in CONDITION_STOP and len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
                     conditions.setdefault(v, "index cross-reference")
 
     # Tabular heads ending in a condition or a generic head noun ("benign prostatic hyperplasia").
-    heads = set(conditions) | GENERIC_HEADS
+    heads = set(conditions) | GENERIC_HEADS | head_nouns
     for f in forms:
         if f.split()[-1] in heads:
             multi.setdefault(f, "tabular term")
@@ -401,6 +436,11 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             continue
         conditions[cand] = src
 
+    # a body part or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
+    for t in list(conditions):
+        if (t in neo or t in sites or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
+                or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
+            del conditions[t]
     orgs = organisms(titles)
     types = {t for t, n in type_counter.items()
              if n >= 12 and t not in TYPE_STOP and t not in neo and t not in conditions and len(t) > 3

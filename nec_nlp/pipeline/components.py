@@ -18,6 +18,7 @@ No ``from __future__ import annotations`` here: spaCy reads the factory signatur
 
 import bisect
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -212,17 +213,6 @@ class RuleSentencizer:
         words = [t.text for t in doc]
         starts = numpy.full(n, -1, dtype="int32")
         starts[0] = 1
-        prev_end = False
-        for i, text in enumerate(words):
-            if prev_end:
-                if text in self.CLOSERS or text.isspace():
-                    if "\n" in text:
-                        pass
-                    continue
-                starts[i] = 1
-                prev_end = False
-            if text in self.END or (text.isspace() and "\n" in text):
-                prev_end = True
         if self.split_on_headers:
             headers = doc._.nec_headers
             if headers is None:
@@ -238,6 +228,16 @@ class RuleSentencizer:
                             j += 1
                         if j < n:
                             starts[j] = 1
+        prev_end = False
+        for i, text in enumerate(words):
+            if prev_end:
+                if text in self.CLOSERS or text.isspace():
+                    continue
+                starts[i] = 1
+                prev_end = False
+            if text in self.END or (text.isspace() and "\n" in text):
+                # "1." of a numbered list opening a sentence does not end it
+                prev_end = not (text == "." and i > 0 and starts[i - 1] == 1 and words[i - 1].isdigit())
         doc.from_array([SENT_START], starts.reshape(-1, 1).astype("uint64"))
         return doc
 
@@ -328,12 +328,14 @@ _HYPHEN_TOKENS = re.compile(r"[a-z]+|-|'s")
 def _plural(term: str) -> Optional[str]:
     words = term.split()
     last = words[-1]
-    if not last.isalpha() or len(last) < 4 or last.endswith(("s", "x", "ia", "is")):
+    if not last.isalpha() or len(last) < 4 or last.endswith(("us", "is", "ae", "es")):
         return None
     if last.endswith("y") and last[-2] not in "aeiou":
         last = last[:-1] + "ies"
-    elif last.endswith(("ch", "sh")):
+    elif last.endswith(("ch", "sh", "ss", "x")):
         last += "es"
+    elif last.endswith("s"):
+        return None
     else:
         last += "s"
     return " ".join([*words[:-1], last])
@@ -438,10 +440,14 @@ class LexiconMatcher:
             a = self._abbr_info[strings[mid]]
             abbr_hits[(s, e)] = a
             spans.append(Span(doc, s, e, label=a.label))
-        for mid, s, e in self._matcher(doc):
+        for mid, s, e in self._matcher(doc) if len(self._matcher) else ():
             if doc[s].text == "-" and s > 0:  # "drug - induced": the cause word is before the hyphen
                 s -= 1
             spans.append(Span(doc, s, e, label=strings[mid].split(":", 1)[0]))
+        headers = doc._.nec_headers
+        if headers:  # words of a section header ("ALLERGIES:", "HISTORY OF PRESENT ILLNESS:") are no mentions
+            spans = [sp for sp in spans
+                     if not any(sp.start_char < h_end and sp.end_char > h_start for h_start, h_end, _ in headers)]
         spans.sort(key=lambda sp: (self.PRIORITY.get(sp.label_, 9), sp.start))
         kept = filter_spans(spans)
         conditions = [sp for sp in kept if sp.label_ == "CONDITION"]
@@ -660,9 +666,7 @@ class DetailLinker:
                 typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
                 words = {doc[i].lower_ for i in range(k + 1, e)}
                 if e > k + 1 and (inner or typed or words & COMPLICATION_WORDS):
-                    link["type"].append((k, e))
-                    for ie in inner:
-                        absorbed.add(_key(ie))
+                    link["type"].append((k, e))  # a condition inside stays a CONDITION of its own
                     k = e
                     continue
                 break
@@ -748,6 +752,7 @@ class NecContext:
         ctx = ConText(self.nlp, name=f"{self.name}_medspacy", rules=None)
         ctx.add([ConTextRule.from_dict(r.to_dict()) for r in self.rules])
         self._context = ctx
+        self._has_patterns = any(r.pattern is not None for r in self.rules)
         register_extensions()
 
     def __call__(self, doc: Doc) -> Doc:
@@ -780,7 +785,13 @@ class NecContext:
             by_sent.setdefault(int(sid[e.start]), []).append(e)
         mods: Dict[int, List[Any]] = {}
         vocab = doc.vocab
-        for match_id, start, end in matcher(doc):
+        if self._has_patterns:
+            matches = matcher(doc)
+        else:  # spaCy warns (W036) when the token Matcher behind medspaCy's rules is empty
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                matches = matcher(doc)
+        for match_id, start, end in matches:
             k = int(sid[start])
             if k in by_sent:
                 rule = matcher.rule_map[vocab[match_id].text]

@@ -1,0 +1,297 @@
+"""Extraction pipeline: components, examples of the issue, serialisation, evaluation and the extract CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import Doc
+from typer.testing import CliRunner
+
+from nec_nlp.pipeline import PIPE_NAMES, build_nlp, doc_mentions, load_nlp
+from nec_nlp.pipeline.evaluate import evaluate_extraction
+from nec_nlp.pipeline.rules import (
+    Abbreviation,
+    ContextRuleSpec,
+    LexiconTerm,
+    RuleError,
+    SectionRule,
+    default_context_rules,
+    expand_pattern,
+)
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return build_nlp()
+
+
+def mention(ms, text):
+    found = [m for m in ms if m.text.lower() == text.lower()]
+    assert found, f"no mention {text!r} in {[m.text for m in ms]}"
+    return found[0]
+
+
+# ------------------------------------------------------------------------------------------- issue examples
+def test_pipeline_negated_historical_current_example(nlp):
+    ms = doc_mentions(nlp("No chest pain. History of pneumonia. Assessment: acute cystitis without hematuria."))
+    chest = mention(ms, "chest pain")
+    assert chest.assertion.negated and not chest.assertion.historical
+    pneu = mention(ms, "pneumonia")
+    assert pneu.assertion.historical and not pneu.assertion.negated
+    cyst = mention(ms, "cystitis")
+    assert cyst.assertion.current_affirmed
+    assert cyst.section == "assessment"
+    assert cyst.details.type == ("acute", "without hematuria")
+    assert [m.start for m in ms] == sorted(m.start for m in ms)
+
+
+def test_pipeline_adverse_effect_with_drug_and_encounter(nlp):
+    ms = doc_mentions(nlp("Adverse effect of oseltamivir, nausea, initial encounter."))
+    ae = mention(ms, "adverse effect")
+    assert ae.details.drug == ("oseltamivir",)
+    assert ae.details.encounter == "initial"
+    mention(ms, "nausea")
+
+
+def test_pipeline_postoperative_neuropathic_pain(nlp):
+    ms = doc_mentions(nlp("Postoperative neuropathic pain in the external ear canal"))
+    pain = mention(ms, "pain")
+    assert pain.details.type == ("neuropathic",)
+    assert pain.details.cause == ("Postoperative",)
+    assert pain.details.site == ("external ear canal",)
+
+
+def test_pipeline_focal_epilepsy_with_hallucinations(nlp):
+    ms = doc_mentions(nlp("Focal epilepsy with auditory hallucinations"))
+    ep = mention(ms, "epilepsy")
+    assert "Focal" in ep.details.type
+    assert any(t.startswith("with auditory hallucinations") for t in ep.details.type)
+
+
+def test_pipeline_generic_drug_adverse_effect(nlp):
+    text = ("Adverse effect of a newly released investigational drug whose class is not known, "
+            "generalized urticaria")
+    ms = doc_mentions(nlp(text))
+    ae = mention(ms, "adverse effect")
+    assert ae.details.drug == ("investigational drug",)
+    urt = mention(ms, "urticaria")
+    assert urt.details.type == ("generalized",)
+    assert urt.assertion.current_affirmed
+
+
+@pytest.mark.parametrize("text,target,attr", [
+    ("The culture is negative for streptococcus pharyngitis.", "pharyngitis", "negated"),  # medspacy#232
+    ("Patient denies fever.", "fever", "negated"),
+    ("Possible pneumonia.", "pneumonia", "uncertain"),
+    ("Return if fever develops.", "fever", "hypothetical"),
+    ("Mother has diabetes mellitus.", "diabetes mellitus", "family"),
+    ("She is s/p appendicitis.", "appendicitis", "historical"),
+])
+def test_pipeline_context_assertions(nlp, text, target, attr):
+    m = mention(doc_mentions(nlp(text)), target)
+    assert getattr(m.assertion, attr) is True
+
+
+def test_pipeline_affirmed_mention_has_no_assertion(nlp):
+    m = mention(doc_mentions(nlp("Assessment: pneumonia.")), "pneumonia")
+    assert m.assertion.current_affirmed
+
+
+# ------------------------------------------------------------------------------------------- sections & sentences
+def test_pipeline_mtsamples_headers_give_sections(nlp):
+    text = ("HISTORY OF PRESENT ILLNESS:,  He has cough.,PAST MEDICAL HISTORY:,  Hypertension.,"
+            "FAMILY HISTORY:,  Mother had asthma.,HEENT:  Normal.,ASSESSMENT:,  Acute bronchitis.,PLAN:,  Rest.")
+    doc = nlp(text)
+    by_text = {m.text.lower(): m for m in doc_mentions(doc)}
+    assert by_text["cough"].section == "history_of_present_illness"
+    assert by_text["hypertension"].section == "past_medical_history"
+    assert by_text["hypertension"].assertion.historical  # section rule of the guideline
+    assert by_text["asthma"].section == "family_history"
+    assert by_text["asthma"].assertion.family
+    assert by_text["bronchitis"].section == "assessment"
+    assert by_text["bronchitis"].assertion.current_affirmed
+    # the header words are sentences of their own, and never mentions
+    sents = [s.text.strip(" ,") for s in doc.sents]
+    assert "ASSESSMENT:" in sents
+    assert "history" not in by_text and "illness" not in by_text
+
+
+def test_pipeline_unknown_caps_header_keeps_section(nlp):
+    doc = nlp("PHYSICAL EXAMINATION:,HEENT:  Mild pharyngitis.")
+    assert mention(doc_mentions(doc), "pharyngitis").section == "physical_exam"
+
+
+@pytest.mark.parametrize("text,n", [
+    ("Clear.,ASSESSMENT:,  Allergic rhinitis.,PLAN:,1.  She will try Zyrtec.", 5),
+    ("Fever. Cough? Yes!", 3),
+])
+def test_pipeline_sentence_splitting(nlp, text, n):
+    assert len(list(nlp(text).sents)) == n
+
+
+# ------------------------------------------------------------------------------------------- lexicon & details
+@pytest.mark.parametrize("text,cond", [
+    ("History of CHF.", "CHF"), ("AFib noted.", "AFib"), ("T2DM, uncontrolled.", "T2DM"), ("COPD.", "COPD"),
+    ("UTI.", "UTI"), ("coronary artery disease", "coronary artery disease"),
+    ("urinary tract infection", "urinary tract infection"), ("shortness of breath", "shortness of breath"),
+])
+def test_pipeline_abbreviations_and_lexicalised_terms(nlp, text, cond):
+    mention(doc_mentions(nlp(text)), cond)
+
+
+@pytest.mark.parametrize("text", ["Family history is noncontributory.", "The left side was prepped.",
+                                  "She is a 45-year-old female.", "Weight 130 pounds."])
+def test_pipeline_common_words_are_not_conditions(nlp, text):
+    assert doc_mentions(nlp(text)) == []
+
+
+def test_pipeline_left_lower_lobe_pneumonia(nlp):
+    m = mention(doc_mentions(nlp("Left lower lobe pneumonia due to Streptococcus pneumoniae.")), "pneumonia")
+    assert m.details.site == ("lower lobe",)
+    assert m.details.laterality == "left"
+    assert m.details.cause == ("Streptococcus pneumoniae",)
+
+
+def test_pipeline_type_2_diabetes(nlp):
+    m = mention(doc_mentions(nlp("Diabetes mellitus type 2 with neuropathy.")), "diabetes mellitus")
+    assert "type 2" in m.details.type
+    assert "with neuropathy" in m.details.type
+
+
+def test_pipeline_drug_mentions_are_details(nlp):
+    doc = nlp("MEDICATIONS: , Her only medication currently is Claritin and lisinopril.")
+    drugs = [s.text for s in doc.spans["details"] if s.label_ == "DRUG"]
+    assert drugs == ["Claritin", "lisinopril"]
+
+
+# ------------------------------------------------------------------------------------------- serialisation
+def test_pipeline_to_disk_and_spacy_load_identical(nlp, tmp_path):
+    text = ("PAST MEDICAL HISTORY:, Hypertension.,ASSESSMENT:,  Left lower lobe pneumonia. No chest pain. "
+            "Adverse effect of oseltamivir, nausea, initial encounter. Patient is negative for fever.")
+    nlp.to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    assert loaded.pipe_names == list(PIPE_NAMES)
+    assert doc_mentions(loaded(text)) == doc_mentions(nlp(text))
+    a, b = nlp(text), loaded(text)
+    assert [(s.text, s.label_) for s in a.spans["details"]] == [(s.text, s.label_) for s in b.spans["details"]]
+    assert [t.is_sent_start for t in a] == [t.is_sent_start for t in b]
+    assert len(loaded.get_pipe("nec_context").rules) == len(nlp.get_pipe("nec_context").rules)
+    assert load_nlp(tmp_path / "p").pipe_names == list(PIPE_NAMES)
+
+
+def test_pipeline_load_nlp_missing_path_is_user_error(tmp_path):
+    from nec_nlp.errors import ModelError
+
+    with pytest.raises(ModelError):
+        load_nlp(tmp_path / "nothing")
+
+
+def test_pipeline_components_roundtrip_with_own_rules(tmp_path):
+    """Rules given at run time survive to_disk/from_disk (medspaCy's own components lose them)."""
+    nlp = spacy.blank("en")
+    for name in PIPE_NAMES:
+        nlp.add_pipe(name)
+    nlp.get_pipe("nec_sectionizer").initialize(rules=[SectionRule(keyword="IMPRESSION", category="assessment")])
+    nlp.get_pipe("nec_lexicon").initialize(
+        terms=[LexiconTerm(label="CONDITION", term="zorbitis"), LexiconTerm(label="TYPE", term="acute"),
+               LexiconTerm(label="SITE", term="knee")],
+        abbreviations=[Abbreviation(abbr="ZB", label="CONDITION", expansion="zorbitis")], patterns=[])
+    nlp.get_pipe("nec_context").initialize(rules=[ContextRuleSpec(literal="never", category="NEGATED_EXISTENCE",
+                                                                  direction="FORWARD")])
+    text = "IMPRESSION: acute zorbitis of the knee. Never ZB. No zorbitis."
+    nlp.to_disk(tmp_path / "tiny")
+    loaded = spacy.load(tmp_path / "tiny")
+    for pipeline in (nlp, loaded):
+        ms = doc_mentions(pipeline(text))
+        assert [m.text for m in ms] == ["zorbitis", "ZB", "zorbitis"]
+        assert ms[0].details.type == ("acute",) and ms[0].details.site == ("knee",)
+        assert ms[0].section == "assessment"
+        assert ms[1].assertion.negated
+        assert not ms[2].assertion.negated  # "no" is not among this pipeline's rules
+
+
+def test_pipeline_docs_serialise_after_processing(nlp):
+    doc = nlp("No chest pain. Left lower lobe pneumonia.")
+    again = Doc(nlp.vocab).from_bytes(doc.to_bytes())
+    assert [e.text for e in again.ents] == [e.text for e in doc.ents]
+
+
+# ------------------------------------------------------------------------------------------- rules
+def test_rules_reject_unknown_keys():
+    with pytest.raises(RuleError):
+        LexiconTerm.from_dict({"label": "CONDITION", "term": "x", "colour": "red"})
+    with pytest.raises(RuleError):
+        LexiconTerm.from_dict({"label": "DISEASE", "term": "x"})
+
+
+def test_rules_expand_simple_patterns():
+    pat = [{"LOWER": {"IN": ["negative", "neg"]}}, {"LOWER": "for"}, {"LOWER": "any", "OP": "?"}]
+    assert expand_pattern(pat) == ["neg for", "neg for any", "negative for", "negative for any"]
+    assert expand_pattern([{"LOWER": {"REGEX": "x"}}]) is None
+
+
+def test_rules_context_has_is_negative_for_rule():
+    lits = {r.literal for r in default_context_rules() if r.category == "NEGATED_EXISTENCE"}
+    assert "is negative for" in lits
+
+
+# ------------------------------------------------------------------------------------------- evaluation & CLI
+GOLD_TEXT = "No fever. Acute cystitis of the bladder due to E. coli. Takes aspirin."
+
+
+def _gold_file(tmp_path: Path) -> Path:
+    t = GOLD_TEXT
+
+    def span(s, label, **kw):
+        start = t.index(s)
+        return {"start": start, "end": start + len(s), "label": label, "text": s, **kw}
+
+    neg = {"negated": True, "historical": False, "hypothetical": False, "family": False, "uncertain": False}
+    aff = dict(neg, negated=False)
+    spans = [span("fever", "CONDITION", assertion=neg), span("cystitis", "CONDITION", assertion=aff),
+             span("Acute", "TYPE"), span("bladder", "SITE"), span("E. coli", "CAUSE"), span("aspirin", "DRUG"),
+             span("Takes", "TYPE")]  # one gold span the pipeline cannot find
+    path = tmp_path / "gold.jsonl"
+    path.write_text(json.dumps({"note_id": "n1", "text": t, "spans": spans}) + "\n", encoding="utf-8")
+    return path
+
+
+def test_evaluate_extraction_scores(nlp, tmp_path):
+    r = evaluate_extraction(nlp, _gold_file(tmp_path))
+    assert r["notes"] == 1
+    cond = r["labels"]["CONDITION"]["lenient"]
+    assert cond["recall"] == 1.0 and cond["n_gold"] == 2
+    assert r["labels"]["TYPE"]["lenient"]["recall"] == 0.5  # "Takes" is missed
+    assert r["labels"]["DRUG"]["strict"]["f1"] == 1.0
+    assert r["assertions"]["negated"]["accuracy"] == 1.0 and r["assertions"]["negated"]["n"] == 2
+
+
+def test_cli_extract_json_and_evaluate(tmp_path):
+    from nec_nlp.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["extract", "No chest pain. Acute cystitis.", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert [d["text"] for d in data] == ["chest pain", "cystitis"]
+    assert data[0]["assertion"]["negated"] is True
+    res = runner.invoke(app, ["extract", "--evaluate", str(_gold_file(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert "CONDITION" in res.output and "negated" in res.output
+
+
+def test_cli_extract_needs_input():
+    from nec_nlp.cli import app
+    from nec_nlp.errors import InputError
+
+    res = CliRunner().invoke(app, ["extract"])
+    assert isinstance(res.exception, InputError)
+
+
+def test_lexicon_manifest_has_no_problems():
+    from importlib import resources
+
+    manifest = json.loads(resources.files("nec_nlp.pipeline").joinpath("resources", "manifest.json").read_text())
+    assert manifest["problems"] == []
+    assert manifest["counts"]["CONDITION"] > 5000 and manifest["counts"]["DRUG"] > 5000
