@@ -193,7 +193,10 @@ def _documented(mention: Mention) -> _Doc:
     # The rest of the sentence: weak evidence (the extraction may have split "Gestational diabetes" or left
     # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
     known = {w for _, ws in phrases for w in ws} | set(head)
-    context = [w for w in _content(_sentence_without(mention)) if w not in known]
+    raw = _WORD.findall(_sentence_without(mention))
+    near_negation = {i + k for i, w in enumerate(raw) if w in _NEGATORS | {"negative", "denies"} for k in (-2, -1, 1, 2)}
+    context = [_stem(w) for i, w in enumerate(raw)
+               if i not in near_negation and _stem(w) not in _STOP and _stem(w) not in known]
     laterality = d.laterality
     if context:
         phrases.append(("context", list(dict.fromkeys(context))))
@@ -494,16 +497,58 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None
         if not kids:
             stem = cs.with_seventh(code, encounter)
             return (stem, f"7th character for {_ENCOUNTER_TEXT.get(encounter, encounter)}") if stem else (None, None)
-        pick = _pick_descendant(kids, doc)
+        bases = list({(k.parent if k.seventh_char else k.code): None for k in kids})
+        base_codes = [cs.get(b) for b in bases]
+        pick = _pick_descendant([b for b in base_codes if b is not None], doc)
         if pick is None:
             return None, None
         how = f"{code} is a subcategory; {pick.code} chosen among its codes"
         code, c = pick.code, pick
+    side = _lateral_sibling(cs, c, doc)
+    if side is not None:
+        how = f"{c.code} refined to {side.code} for the documented side ({doc.laterality})"
+        code, c = side.code, side
     if getattr(c, "seventh", None):
         full = cs.with_seventh(code, encounter)
         if full and full != code:
             return full, f"7th character for {_ENCOUNTER_TEXT.get(encounter, encounter)}"
     return code, how
+
+
+_SIDES = ("right", "left", "bilateral")
+_SIDE_WORDS = frozenset({"right", "left", "bilateral", "unspecified", "side", "ear", "eye", "unilateral", "limb",
+                         "lower", "upper", "knee", "hip", "shoulder", "foot", "hand"})
+
+
+def _lateral_sibling(cs: Any, c: Any, doc: _Doc) -> Any:
+    """The code of the same category for the documented side, when ``c`` names no side but a sibling does."""
+    lat = (doc.laterality or "").lower()
+    if lat not in _SIDES or any(w in c.title.lower() for w in _SIDES):
+        return None
+    category = c.code.split(".")[0]
+    if cs.get(category) is None:
+        return None
+    own = {w for w in _content(c.title) if w not in ("unspecified", "side", "unilateral")}
+    best: tuple[float, Any] | None = None
+    for k in cs.billable_descendants(category):
+        if k.seventh_char:
+            continue
+        words = set(_title_words(k.title))
+        if lat not in words or (lat != "bilateral" and "bilateral" in words):
+            continue
+        title = set(_content(k.title))
+        shared = sum(1 for w in own if any(_word_match(w, t) for t in title))
+        if not own or shared / len(own) < 0.5:
+            continue
+        extra = sum(1 for t in title if t not in _SIDE_WORDS and not any(_word_match(t, w) for w in own))
+        key = shared - 0.3 * extra - (0.5 if k.kind == "nec" else 0.0)
+        if best is None or key > best[0]:
+            best = (key, k)
+    return best[1] if best else None
+
+
+def _title_words(title: str) -> list[str]:
+    return _WORD.findall(title.lower())
 
 
 def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
@@ -528,9 +573,19 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
 
 
 def _drug_use(mention: Mention) -> str | None:
+    """The Table-of-Drugs column a drug-effect mention needs, or None when the mention is no drug effect.
+
+    "Reaction"/"adverse effect" only go to the Table when a drug is documented (or the sentence names a
+    medication generically); an "allergic reaction" alone is coded from the index.
+    """
     text = mention.text.lower()
+    sent_words = set(_WORD.findall((mention.sentence or "").lower()))
+    drug_said = bool(mention.details.drug) or bool(sent_words & _GENERIC_DRUG - {"therapy", "treatment", "agent",
+                                                                                  "agents", "substance"})
     for key, use in _DRUG_EFFECTS:
         if key in text:
+            if use == "adverse_effect" and not drug_said:
+                return None
             if use == "poisoning":
                 sent = (mention.sentence or "").lower()
                 for k2, u2 in _POISON_INTENT:
@@ -562,7 +617,8 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
             note = f"not in the Table of Drugs; its class ({dc.drug_class}) entry was used"
         elif fb:
             note = "not in the Table of Drugs and class unknown: drugs, specified NEC"
-        cands.append(_Cand(dc.code, 2.0 - 0.1 * i, ("Table of Drugs", dc.matched_entry or d), "drugs",
+        rank = {None: 0.0, "class": 0.2}.get(fb, 0.5)  # a drug the Table knows beats a fallback
+        cands.append(_Cand(dc.code, 2.0 - 0.01 * i - rank, ("Table of Drugs", dc.matched_entry or d), "drugs",
                            tuple(_content(d)), note=note, extra={"drug": d, "fallback": fb}))
     return cands, True
 
@@ -714,22 +770,23 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
             if end_code and specificity.verdict == "specific" and cs.kind(end_code.rstrip("-")) == "nos":
                 nec = _nec_subterm(cs, end, doc, used1)
                 if nec is not None and _hit_code(nec):
-                    cands.append(_Cand(_hit_code(nec), 3.0 - rank, tuple(nec.path), "index",
+                    cands.append(_Cand(_hit_code(nec), 2.0 - rank, tuple(nec.path), "index",
                                        tuple(sorted(used1 - used0)),
                                        note="documented details have no code of their own: index NEC entry"))
             if end_code:
-                cands.append(_Cand(end_code, 2.5 - rank + 0.1 * len(used1 - used0), path, "index",
+                cands.append(_Cand(end_code, 1.5 - rank + 0.3 * len(used1 - used0), path, "index",
                                    tuple(sorted(used1 - used0)), nos_default=nos_default,
                                    note=getattr(end, "note", None)))
             elif not _hit_code(main) and getattr(main, "see", None):
                 primary_note.append(f"index: see {main.see}")
             main_code = _hit_code(_follow_see(cs, main, 3))
             if main_code:
-                cands.append(_Cand(main_code, 0.5 - 0.1 * rank, tuple(main.path), "index", nos_default=True))
-            cands.extend(alts)
+                cands.append(_Cand(main_code, 0.6 - 0.1 * rank, tuple(main.path), "index", nos_default=True))
+            cands.extend(replace(a, score=0.5 * a.score) for a in alts)
             used |= used1
     # Tabular titles and inclusion terms (not for drug effects: the Table of Drugs is the authority there).
-    query = " ".join([*mention.details.type, *mention.details.site, *mention.details.cause, mention.text])
+    context = " ".join(" ".join(ws) for axis, ws in doc.phrases if axis == "context")
+    query = " ".join([*mention.details.type, *mention.details.site, *mention.details.cause, mention.text, context])
     tab: list[tuple[str, float]] = []
     if use is None:
         try:
@@ -737,7 +794,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         except Exception:  # noqa: BLE001
             tab = []
     for code, score in tab:
-        cands.append(_Cand(code, 0.3 * float(score), (), "tabular"))
+        cands.append(_Cand(code, 0.5 * float(score), (), "tabular", extra={"needs_head": True}))
 
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
     leftover = {w for axis, ws in doc.phrases if axis != "context" for w in ws
@@ -761,8 +818,13 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
         if not (v.valid and v.billable):
             continue
         code = v.code
-        if code not in best or best[code][0] < c.score:
-            best[code] = (c.score, c, how)
+        obj = cs.get(code)
+        fit, has_head = _fit(obj, c, doc)
+        if c.extra.get("needs_head") and not has_head:
+            continue  # a title that does not name the condition is no candidate for it
+        total = c.score + fit
+        if code not in best or best[code][0] < total:
+            best[code] = (total, c, how)
     ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:MAX_CODES]
     out: list[CodeSuggestion] = []
     info: list[dict[str, Any]] = []
@@ -770,7 +832,8 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
     for code, (score, c, how) in ranked:
         base = cs.get(code)
         kind = cs.kind(code)
-        if kind == "nec" and c.nos_default and not leftover:
+        nos_default = c.nos_default or _is_nos_term_default(base, doc)
+        if kind == "nec" and nos_default and not leftover:
             # An "Other ..." code the index gives as the default for the bare term (e.g. "Pain, postoperative
             # NOS" -> G89.18): with nothing more documented it is the NOS choice.
             kind = "nos"
@@ -778,6 +841,43 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
                                   max(0.0, min(1.0, score / (top or 1.0)))))
         info.append({"code": code, "cand": c, "how": how})
     return out, info
+
+
+_GENERIC_TITLE = frozenset(_stem(w) for w in (
+    "unspecified other specified elsewhere classified nec nos not without with and of due to initial subsequent "
+    "encounter sequela for in the or by site type").split())
+
+
+def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
+    """How well a code's title, inclusion terms (and index path) match the documented words.
+
+    Head and detail words weigh 1, sentence-context words 0.7; each title word nobody documented costs 0.15.
+    Second value: whether the code's text names the condition (its head word).
+    """
+    if code is None:
+        return 0.0, False
+    title = set(_content(code.title))
+    text = title | {w for t in (getattr(code, "inclusion", ()) or ()) for w in _content(t)}
+    text |= {w for p in c.path for w in _content(p)}
+    weights: dict[str, float] = {w: 1.0 for w in doc.head}
+    for axis, ws in doc.phrases:
+        for w in ws:
+            weights[w] = max(weights.get(w, 0.0), 0.7 if axis == "context" else 1.0)
+    fit = sum(wt for w, wt in weights.items() if any(_word_match(w, t) for t in text))
+    extra = sum(1 for t in title if t not in _GENERIC_TITLE and not any(_word_match(t, w) for w in weights))
+    has_head = bool(doc.head) and any(_word_match(doc.head[-1], t) for t in text)
+    return fit - 0.15 * extra, has_head
+
+
+def _is_nos_term_default(code: Any, doc: _Doc) -> bool:
+    """True when one of the code's "... NOS" inclusion terms is what was documented ("Grand mal seizure NOS")."""
+    terms = getattr(code, "nos_terms", ()) or ()
+    said = set(doc.head) | {w for axis, ws in doc.phrases if axis != "context" for w in ws}
+    for t in terms:
+        words = [w for w in _content(re.sub(r"\([^)]*\)", " ", t))]
+        if words and all(any(_word_match(w, x) for x in said) for w in words):
+            return True
+    return False
 
 
 def _rationale(doc: _Doc, spec: Specificity, info: list[dict[str, Any]], enc_note: str, extra: list[str],
