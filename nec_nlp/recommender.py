@@ -194,7 +194,7 @@ def _documented(mention: Mention) -> _Doc:
     # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
     known = {w for _, ws in phrases for w in ws} | set(head)
     raw = _WORD.findall(_sentence_without(mention))
-    near_negation = {i + k for i, w in enumerate(raw) if w in _NEGATORS | {"negative", "denies"} for k in (-2, -1, 1, 2)}
+    near_negation = {i + k for i, w in enumerate(raw) if w in _NEGATORS | {"negative", "denies"} for k in (-1, 1, 2, 3)}
     context = [_stem(w) for i, w in enumerate(raw)
                if i not in near_negation and _stem(w) not in _STOP and _stem(w) not in known]
     laterality = d.laterality
@@ -380,8 +380,14 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
             if len(key) > 3:
                 continue
             pw: list[str] = []
-            for part in key:
+            lenient = 0
+            for n_part, part in enumerate(key):
                 alts = [a for a in _alternatives(part) if all(any(_word_match(p, w) for w in words) for p in a)]
+                if not alts and n_part == 0 and len(key) == 1 and "," in part:
+                    # "Fracture, traumatic": the main word alone, ranked after entries matched in full
+                    alts = [a for a in [_content(part.split(",")[0])] if a and all(
+                        any(_word_match(p, w) for w in words) for p in a)]
+                    lenient = 1
                 if not alts:
                     pw = []
                     break
@@ -393,9 +399,12 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
             if not any(_word_match(p, head) for p in _content(key[0])) and head not in consumed:
                 continue
             seen.add((key, getattr(h, "row", None)))
-            found.append((j - i, len(consumed), h, consumed))
-    found.sort(key=lambda f: (-f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
-    return [(h, consumed) for _, _, h, consumed in found]
+            found.append((j - i, len(consumed), h, consumed, lenient))
+    found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
+    strict = [f for f in found if not f[4]]
+    if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
+        found.sort(key=lambda f: -len(_subterms(cs, f[2].path)))
+    return [(h, consumed) for _, _, h, consumed, _ in found]
 
 
 def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple[Any, set[str], list[_Cand]]:
@@ -413,6 +422,8 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
             alternates.append(_Cand(code, score, tuple(sub.path), "index", tuple(sorted(matched))))
         # One level of look-ahead: "acute > with hematuria" beats "with hematuria" alone.
         total = score + 0.9 * _lookahead(cs, _next_entry(cs, sub), doc, used | matched)
+        if code:  # tie-break: the code whose title says more of what was documented
+            total += 0.05 * _fit(cs.get(code.rstrip("-")), _Cand(code, 0.0), doc)[0]
         if best is None or total > best[0]:
             best = (total, sub, matched)
     if best is None:
@@ -523,7 +534,7 @@ _SIDE_WORDS = frozenset({"right", "left", "bilateral", "unspecified", "side", "e
 def _lateral_sibling(cs: Any, c: Any, doc: _Doc) -> Any:
     """The code of the same category for the documented side, when ``c`` names no side but a sibling does."""
     lat = (doc.laterality or "").lower()
-    if lat not in _SIDES or any(w in c.title.lower() for w in _SIDES):
+    if lat not in _SIDES or any(w in c.title.lower() for w in _SIDES) or "unspecified" not in c.title.lower():
         return None
     category = c.code.split(".")[0]
     if cs.get(category) is None:
@@ -541,6 +552,8 @@ def _lateral_sibling(cs: Any, c: Any, doc: _Doc) -> Any:
         if not own or shared / len(own) < 0.5:
             continue
         extra = sum(1 for t in title if t not in _SIDE_WORDS and not any(_word_match(t, w) for w in own))
+        if extra > 1:
+            continue
         key = shared - 0.3 * extra - (0.5 if k.kind == "nec" else 0.0)
         if best is None or key > best[0]:
             best = (key, k)
