@@ -347,7 +347,7 @@ def _read_jsonl(path: Path, columns: Sequence[str], record_cap: int) -> Iterator
 
 
 def _jsonl_raw(raw: bytes, row: int, pos: int) -> _Raw:
-    text, ok = _decode(raw)
+    text, ok = _decode(raw[3:] if row == 1 and raw.startswith(b"\xef\xbb\xbf") else raw)
     try:
         obj = json.loads(text)
     except ValueError:
@@ -932,6 +932,10 @@ def score_file(
     keep = tuple(k for k in keep if k)
     if id_col in keep or text_col in keep:
         raise InputError("--keep must not repeat the id or text column")
+    reserved = sorted(set(keep) & {"row", "error", "error_message", "code_set", "model", "mentions", "codes"})
+    if reserved or id_col in ("row", "error", "error_message", "code_set", "model", "mentions", "codes"):
+        raise InputError(f"column name(s) {', '.join(reserved or [id_col])} are used by the output: rename them "
+                         "in the export first")
     output.parent.mkdir(parents=True, exist_ok=True)
     spool = output.with_name(output.name + ".part")
     meta_path = output.with_name(output.name + ".part.meta.json")

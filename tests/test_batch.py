@@ -298,3 +298,25 @@ def test_batch_result_cache_same_output_fewer_calls(tmp_path):
         outs.append((out.read_text(), CountingScorer.calls))
     assert outs[0][0] == outs[1][0]
     assert outs[0][1] == 100 and outs[1][1] == 5
+
+
+def test_batch_refuses_reserved_column_names(tmp_path):
+    from nec_nlp.errors import InputError
+
+    path = tmp_path / "n.csv"
+    path.write_text("note_id,error,text\na,x,Asthma.\n", encoding="utf-8")
+    with pytest.raises(InputError, match="used by the output"):
+        score_file(path, tmp_path / "o.jsonl", keep=("error",), workers=1, progress=False,
+                   scorer_factory=fake_factory)
+
+
+def test_batch_jsonl_with_bom_and_missing_columns(tmp_path):
+    from nec_nlp.errors import InputError
+
+    jl = tmp_path / "bom.jsonl"
+    jl.write_bytes(b'\xef\xbb\xbf{"note_id": "a", "text": "Asthma."}\n')
+    assert [(r.note_id, r.error) for r in read_records(jl)] == [("a", None)]
+    path = tmp_path / "n.csv"
+    path.write_text("id,text\na,Asthma.\n", encoding="utf-8")
+    with pytest.raises(InputError, match="note_id"):
+        list(read_records(path))
