@@ -104,7 +104,13 @@ _AXES: tuple[tuple[str, frozenset[str]], ...] = (
 _ENCOUNTER_TEXT = {"initial": "initial encounter", "subsequent": "subsequent encounter", "sequela": "sequela"}
 
 
+_NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "first": "1", "second": "2", "third": "3", "fourth": "4",
+             "one": "1", "two": "2", "three": "3", "four": "4", "grade": "degree"}
+
+
 def _stem(word: str) -> str:
+    if word in _NUMERALS:
+        return _NUMERALS[word]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
@@ -767,7 +773,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         # A main term that sends to the Table of Neoplasms goes first ("Cancer" has a phobia entry too).
         mains.sort(key=lambda mc: 0 if "neoplasm" in " ".join(
             x or "" for x in (mc[0].see, mc[0].see_also, mc[0].path[0])).lower() else 1)
-        for rank, (main, consumed) in enumerate(mains[:2]):
+        for rank, (main, consumed) in enumerate(mains[:1]):
             used0 = set(consumed)
             start = _follow_see(cs, main, 3) or main
             end, used1, alts = _walk(cs, start, doc, used0)
@@ -845,7 +851,7 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
     for code, (score, c, how) in ranked:
         base = cs.get(code)
         kind = cs.kind(code)
-        nos_default = c.nos_default or _is_nos_term_default(base, doc)
+        nos_default = c.nos_default or _is_nos_term_default(base, doc, cs)
         if kind == "nec" and nos_default and not leftover:
             # An "Other ..." code the index gives as the default for the bare term (e.g. "Pain, postoperative
             # NOS" -> G89.18): with nothing more documented it is the NOS choice.
@@ -882,9 +888,12 @@ def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
     return fit - 0.15 * extra, has_head
 
 
-def _is_nos_term_default(code: Any, doc: _Doc) -> bool:
+def _is_nos_term_default(code: Any, doc: _Doc, cs: Any = None) -> bool:
     """True when one of the code's "... NOS" inclusion terms is what was documented ("Grand mal seizure NOS")."""
-    terms = getattr(code, "nos_terms", ()) or ()
+    terms = list(getattr(code, "nos_terms", ()) or ())
+    if cs is not None and code is not None:
+        for anc in cs.ancestors(code.code)[:2]:
+            terms += list(getattr(anc, "nos_terms", ()) or ())
     said = set(doc.head) | {w for axis, ws in doc.phrases if axis != "context" for w in ws}
     for t in terms:
         words = [w for w in _content(re.sub(r"\([^)]*\)", " ", t))]
