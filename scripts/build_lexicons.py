@@ -64,6 +64,8 @@ CONDITION_STOP = {
     "food", "child", "children", "mobility", "movements", "sensations", "episodes", "limits", "remains",
     "discharge", "complication", "complications", "plus", "stimulation", "guidance", "straining", "frozen",
     "simple", "illness", "aspiration", "presentation", "development", "desertion", "bent", "aberrant",
+    "limit", "dissection", "reflex", "reflexes", "episode", "temperature", "coagulation", "arch", "sensation",
+    "vision", "appetite", "voice", "sputum", "band", "flat", "slow", "tobacco", "alcohol", "index", "side",
 }
 # Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
 GENERIC_HEADS = {
@@ -89,6 +91,7 @@ TYPE_STOP = {
     "following", "fever", "general", "simple", "true", "false", "secondary", "primary", "complicating",
     "personal", "family", "mother", "maternal", "fetus", "fetal", "perinatal", "due to", "cause", "causing",
     "resulting", "affecting", "involving", "alcohol", "ascending", "descending", "accidental", "auditory",
+    "multiple", "total", "ocular", "sigmoid", "functional", "complete", "local",
 }
 CAUSE_WORDS = {
     "postoperative", "postprocedural", "post-procedural", "post-operative", "postsurgical", "post-traumatic",
@@ -286,7 +289,7 @@ def drugs_from_package() -> list[dict]:
                 or len(v.split()) > 4 or re.search(r"\d", v.split()[0])):
             continue
         data = canon.get(canonicals[0], {}) if canonicals else {}
-        if not any(k in data for k in ("medline_plus_id", "nhs_url", "drugbank_id")):
+        if not any(k in data for k in ("medline_plus_id", "nhs_url", "drugbank_id", "wikipedia_url")):
             continue  # MeSH-only chemical or protein names, not medications
         if len(v.split()) > 2 and v != (data.get("name") or "").lower():
             continue  # long chemical synonyms
@@ -294,6 +297,24 @@ def drugs_from_package() -> list[dict]:
         out.append({"label": "DRUG", "term": v, "source": "drug-named-entity-recognition",
                     "canonical": (data.get("name") or canonicals[0]).lower(), "classes": classes})
     return out, pkl_path
+
+
+def drug_table_substances(path: Path) -> tuple[list[str], set[str]]:
+    """Medicinal substances of the Table of Drugs (with an adverse-effect code) and all its substance names."""
+    root = ET.parse(path).getroot()
+    medicinal, everything = [], set()
+    for mt in root.iter("mainTerm"):
+        title_el = mt.find("title")
+        title = "".join(title_el.itertext()) if title_el is not None else ""
+        term = clean(re.split(r"[,(]", title)[0])
+        if not term or "NEC" in title:
+            continue
+        everything.add(term)
+        cells = {c.get("col"): (c.text or "") for c in mt.findall("cell")}
+        if cells.get("6", "--").strip() not in ("", "--") and len(term.split()) <= 3 and len(term) > 3 \
+                and term not in DRUG_STOP and re.match(r"^[a-z][a-z \-]*[a-z]$", term):
+            medicinal.append(term)
+    return medicinal, everything
 
 
 def drug_table_classes(path: Path) -> list[str]:
@@ -436,9 +457,10 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             continue
         conditions[cand] = src
 
-    # a body part or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
+    # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
+    _, substance_names = drug_table_substances(drug_path)
     for t in list(conditions):
-        if (t in neo or t in sites or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
+        if (t in neo or t in substance_names or t in sites or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
             del conditions[t]
     orgs = organisms(titles)
@@ -447,7 +469,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
              and t not in orgs and " " not in t and re.search(ADJECTIVE, t)}
     types |= TYPE_WORDS_HINT
     types -= CAUSE_WORDS
-    sites = {s for s in sites | neo | (site_candidates - set(conditions) - types) if s not in SITE_STOP and s not in conditions and len(s) > 2
+    types -= TYPE_STOP
+    sites = {s for s in sites | neo | (site_candidates - set(conditions) - types) if s not in SITE_STOP
+             and s not in CONDITION_STOP and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
              and s not in TYPE_WORDS_HINT and s not in types and " or " not in s}
     cause_terms = orgs | CAUSE_WORDS
 
@@ -460,6 +484,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 drug_rows.append({"label": "DRUG", "term": v, "source": "ICD-10-CM Table of Drugs (class)",
                                   "canonical": c, "classes": [c]})
                 drug_terms.add(v)
+    substances, all_substances = drug_table_substances(drug_path)
+    for t in substances:
+        if t not in drug_terms:
+            drug_rows.append({"label": "DRUG", "term": t, "source": "ICD-10-CM Table of Drugs", "canonical": t,
+                              "classes": []})
+            drug_terms.add(t)
     for g in GENERIC_DRUG:
         drug_rows.append({"label": "DRUG", "term": g, "source": "generic drug mention", "canonical": g,
                           "classes": []})
@@ -520,7 +550,13 @@ TYPE_WORDS_HINT = {
     "transient", "intermittent", "constant", "episodic", "morbid", "controlled", "uncontrolled", "refractory",
     "symptomatic", "asymptomatic", "decompensated", "compensated", "systolic", "diastolic", "displaced",
     "nondisplaced", "comminuted", "open", "closed", "superficial", "deep", "spastic", "flaccid", "major", "minor",
-    "single", "multiple", "massive", "small", "large", "exacerbation", "acute on chronic",
+    "single", "massive", "small", "large", "exacerbation", "acute on chronic", "minimal", "significant",
+    "worsening", "extensive", "residual", "mildly", "moderately", "severely", "slightly", "slight", "longstanding",
+    "long-standing", "in remission", "central", "high-grade", "low-grade", "recurring", "sudden", "dull", "aching",
+    "sharp", "stabbing", "shooting", "burning", "throbbing", "excessive", "productive", "nonproductive", "atrophic",
+    "hypertrophic", "fixed", "reversible", "partially reversible", "subclinical", "transiently", "progressive",
+    "worsened", "stable", "improving", "resolving", "flare-up", "flare", "recurrence", "heavy", "new-onset",
+    "new onset", "unresponsive to medical therapy", "refractory", "atopic", "diplegic", "hemiplegic",
 }
 
 

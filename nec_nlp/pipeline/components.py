@@ -41,6 +41,7 @@ from nec_nlp.pipeline.rules import (
     default_lexicon,
     default_patterns,
     default_section_rules,
+    expand_pattern,
     read_jsonl,
     write_jsonl,
 )
@@ -56,15 +57,22 @@ SITE_EXTENDERS = {
     "lobe", "region", "area", "surface", "tract", "duct", "cavity", "joint", "aspect", "side", "quadrant",
 }
 LINK_STOP = {",", ".", ";", ":", "and", "or", "but", "which", "who", "that", "he", "she", "the patient", "(", ")"}
-RELATION_HEADS = {  # "<head> <next>" introduces a cause phrase
+RELATION_HEADS = {  # "<head> <next>" introduces a cause phrase; None: any cause/drug/condition may follow
     "due": {"to"}, "secondary": {"to"}, "caused": {"by"}, "induced": {"by"}, "related": {"to"},
-    "attributed": {"to"}, "from": None, "after": None, "following": None,
+    "attributed": {"to"}, "because": {"of"}, "result": {"of"}, "resulting": {"from"}, "from": None, "after": None,
+    "following": None, "since": None,
 }
+ALLERGY_STOP = {"no", "known", "any", "other", "his", "her", "their", "the", "a", "an", "has", "have", "had",
+                "with", "and", "or", "of", "to", "denies", "nkda", "reports", "possible", "probable", "severe",
+                "seasonal", "multiple", "several", "some", "patient", "admits", "she", "he", "history", "for"}
 COMPLICATION_WORDS = {"complication", "complications", "exacerbation", "flare", "hematuria", "coma", "ketoacidosis",
                       "hyperosmolarity", "hypoglycemia", "hyperglycemia", "perforation", "obstruction", "bleeding",
                       "hemorrhage", "gangrene", "abscess", "aura", "status", "intractability", "features",
                       "behavioral", "disturbance", "psychotic", "remission", "effusion", "infection"}
 DRUG_LEAD = {"of", "to", "from", "with", "on", "by"}
+DRUG_LABELS = ("DRUG", "DRUGCLASS")
+DRUG_CLASS_SOURCES = ("ICD-10-CM Table of Drugs (class)", "generic drug mention")
+_SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
 
 
 def _key(span: Span) -> str:
@@ -357,7 +365,7 @@ class LexiconMatcher:
     ``doc.spans["nec_candidates"]``. Overlaps are resolved longest-first (CONDITION wins ties).
     """
 
-    PRIORITY = {"CONDITION": 0, "DRUG": 1, "CAUSE": 2, "SITE": 3, "TYPE": 4, "ENCOUNTER": 5}
+    PRIORITY = {"CONDITION": 0, "DRUG": 1, "DRUGCLASS": 1, "CAUSE": 2, "SITE": 3, "TYPE": 4, "ENCOUNTER": 5}
 
     def __init__(self, nlp: Language, name: str = "nec_lexicon", *, plurals: bool = True) -> None:
         self.name = name
@@ -394,6 +402,9 @@ class LexiconMatcher:
                 p = _plural(t.term)
                 if p:
                     forms.append(p)
+            label = t.label
+            if label == "DRUG" and t.source.startswith(DRUG_CLASS_SOURCES):
+                label = "DRUGCLASS"  # a class or generic drug: a DRUG detail only when it is a stated cause
             for f in forms:
                 f = f.lower()
                 if _SIMPLE.match(f):
@@ -403,7 +414,7 @@ class LexiconMatcher:
                 else:
                     toks = tuple(x.lower_ for x in tokenizer(f))
                 if toks and toks not in table:  # first label wins for a duplicated term
-                    table[toks] = t.label
+                    table[toks] = label
                     lengths.setdefault(toks[0], set()).add(len(toks))
         self._table = table
         self._lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
@@ -413,9 +424,24 @@ class LexiconMatcher:
             key = f"ABBR:{a.abbr}"
             self._abbr_info[key] = a
             self._abbr.add(key, [tokenizer(a.abbr)])
+        # Patterns that are only literal alternatives join the term table; the rest go to a Matcher that runs
+        # only on docs holding one of their first words.
         self._matcher = Matcher(vocab)
+        self._pattern_firsts: set = set()
         for i, p in enumerate(self.patterns):
+            literals = expand_pattern([{("LOWER" if k == "ORTH" else k): v for k, v in tok.items()}
+                                       for tok in p.pattern])
+            if literals is not None:
+                for lit in literals:
+                    toks = tuple(lit.split())
+                    if toks and toks not in table:
+                        table[toks] = p.label
+                        self._lengths.setdefault(toks[0], []).append(len(toks))
+                continue
+            first = p.pattern[0].get("LOWER") if p.pattern else None
+            self._pattern_firsts |= {first} if isinstance(first, str) else {None}
             self._matcher.add(f"{p.label}:{i}", [p.pattern])
+        self._lengths = {w: sorted(set(ns), reverse=True) for w, ns in self._lengths.items()}
 
     def __call__(self, doc: Doc) -> Doc:
         if self._table is None:
@@ -433,14 +459,19 @@ class LexiconMatcher:
             for k in ls:
                 if i + k <= n:
                     label = table.get(tuple(lowers[i:i + k]))
-                    if label is not None:
-                        spans.append(Span(doc, i, i + k, label=label))
+                    if label is not None:  # "drug - induced": the cause word is before the hyphen
+                        spans.append(Span(doc, i - 1 if w == "-" and i > 0 else i, i + k, label=label))
+        for i, w in enumerate(lowers):  # spine levels "L4-L5", "C5-6" are sites
+            if len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
+                    and (_SPINE_LEVEL.match(lowers[i + 2]) or lowers[i + 2].isdigit()):
+                spans.append(Span(doc, i, i + 3, label="SITE"))
         abbr_hits: Dict[Tuple[int, int], Abbreviation] = {}
         for mid, s, e in self._abbr(doc):
             a = self._abbr_info[strings[mid]]
             abbr_hits[(s, e)] = a
             spans.append(Span(doc, s, e, label=a.label))
-        for mid, s, e in self._matcher(doc) if len(self._matcher) else ():
+        run = len(self._matcher) and (None in self._pattern_firsts or not self._pattern_firsts.isdisjoint(lowers))
+        for mid, s, e in self._matcher(doc) if run else ():
             if doc[s].text == "-" and s > 0:  # "drug - induced": the cause word is before the hyphen
                 s -= 1
             spans.append(Span(doc, s, e, label=strings[mid].split(":", 1)[0]))
@@ -481,10 +512,10 @@ class LexiconMatcher:
     "nec_linker",
     assigns=["doc._.nec_links", "doc.spans"],
     requires=["doc.ents", "token.is_sent_start"],
-    default_config={"max_phrase": 6},
+    default_config={"max_phrase": 6, "site_window": 5, "type_window": 3},
 )
-def make_linker(nlp: Language, name: str, max_phrase: int) -> "DetailLinker":
-    return DetailLinker(nlp, name, max_phrase=max_phrase)
+def make_linker(nlp: Language, name: str, max_phrase: int, site_window: int, type_window: int) -> "DetailLinker":
+    return DetailLinker(nlp, name, max_phrase=max_phrase, site_window=site_window, type_window=type_window)
 
 
 class DetailLinker:
@@ -496,9 +527,12 @@ class DetailLinker:
     phrase anywhere after it in the sentence.
     """
 
-    def __init__(self, nlp: Language, name: str = "nec_linker", *, max_phrase: int = 6) -> None:
+    def __init__(self, nlp: Language, name: str = "nec_linker", *, max_phrase: int = 6, site_window: int = 5,
+                 type_window: int = 3) -> None:
         self.name = name
         self.max_phrase = max_phrase
+        self.site_window = site_window
+        self.type_window = type_window
         register_extensions()
 
     def __call__(self, doc: Doc) -> Doc:
@@ -536,6 +570,10 @@ class DetailLinker:
             links[_key(ent)] = link
         if absorbed:
             doc.ents = [e for e in ents if _key(e) not in absorbed]
+        self._nearby(doc, ents, cands, sid, links)
+        for ent in ents:
+            if ent.text.lower().startswith("allerg"):
+                self._allergy(doc, ent, sid, bounds, at, links[_key(ent)])
         # encounter: applies to the conditions before it in its sentence
         for c in cands:
             if c.label_ != "ENCOUNTER":
@@ -554,13 +592,73 @@ class DetailLinker:
                     if (s, e, label) not in seen:
                         seen.add((s, e, label))
                         details.append(Span(doc, s, e, label=label))
-        for c in cands:  # every drug mention is a DRUG detail, attached or not
+        for c in cands:  # every drug name is a DRUG detail, attached or not (a bare drug class is not)
             if c.label_ == "DRUG" and (c.start, c.end, "DRUG") not in seen:
                 seen.add((c.start, c.end, "DRUG"))
                 details.append(c)
         details.sort(key=lambda sp: (sp.start, sp.end))
         doc.spans[DETAILS] = details
         return doc
+
+    @staticmethod
+    def _attached(links: Dict[str, Any]) -> set:
+        out = set()
+        for link in links.values():
+            for kind in ("site", "type", "cause"):
+                for s, e in link.get(kind, []):
+                    out.update(range(s, e))
+        return out
+
+    def _nearby(self, doc: Doc, ents: List[Span], cands: List[Span], sid: Any, links: Dict[str, Any]) -> None:
+        """A SITE/TYPE/CAUSE candidate not yet attached goes to the nearest CONDITION of its sentence when close
+        ("tenderness ... medial tubercle of the right foot", "pain is severe")."""
+        if not ents:
+            return
+        used = self._attached(links)
+        window = {"SITE": self.site_window, "TYPE": self.type_window, "CAUSE": self.type_window}
+        for c in cands:
+            w = window.get(c.label_)
+            if w is None or any(i in used for i in range(c.start, c.end)):
+                continue
+            best, dist = None, w + 1
+            for ent in ents:
+                if sid[ent.start] != sid[c.start]:
+                    continue
+                d = c.start - ent.end if c.start >= ent.end else ent.start - c.end
+                if 0 <= d < dist:
+                    best, dist = ent, d
+            if best is not None:
+                links[_key(best)][c.label_.lower()].append((c.start, c.end))
+                used.update(range(c.start, c.end))
+
+    def _allergy(self, doc: Doc, ent: Span, sid: Any, bounds: Any, at: Dict[int, Span],
+                 link: Dict[str, Any]) -> None:
+        """ "food allergies", "allergic to penicillin, sulfa": what the patient is allergic to is the CAUSE."""
+        k = int(sid[ent.start])
+        start, end = int(bounds[k]), int(bounds[k + 1])
+        j = ent.start
+        while j - 1 >= start and doc[j - 1].is_alpha and doc[j - 1].lower_ not in ALLERGY_STOP:
+            j -= 1
+        if j < ent.start and ent.start - j <= 3:
+            link["cause"].append((j, ent.start))
+        i = ent.end
+        if i < end and doc[i].lower_ in {"to", "of"}:
+            i += 1
+            items = 0
+            while i < end and items < 6:
+                while i < end and doc[i].lower_ in {",", "and", "or", "the", "a", "/"}:
+                    i += 1
+                e = i
+                while e < end and doc[e].lower_ not in {",", "and", "or", ".", ";", ":", "/", "("} and e - i < 4:
+                    e += 1
+                if e == i:
+                    break
+                link["cause"].append((i, e))
+                d = at.get(i)
+                if d is not None and d.label_ in DRUG_LABELS:
+                    link["drug"].append((d.start, d.end))
+                items += 1
+                i = e
 
     def _left(self, doc: Doc, ent: Span, sent_start: int, at: Dict[int, Span], link: Dict[str, Any]) -> None:
         j = ent.start - 1
@@ -569,7 +667,7 @@ class DetailLinker:
             tok = doc[j]
             low = tok.lower_
             c = at.get(j)
-            if c is not None and c.label_ in DETAIL_LABELS:
+            if c is not None and c.label_ in DETAIL_LABELS + ("DRUGCLASS",):
                 if c.label_ == "SITE":
                     site_end = site_end or c.end
                     start = c.start
@@ -579,7 +677,7 @@ class DetailLinker:
                     site_end = None
                     j = start - 1
                     continue
-                link[c.label_.lower()].insert(0, (c.start, c.end))
+                link["drug" if c.label_ == "DRUGCLASS" else c.label_.lower()].insert(0, (c.start, c.end))
                 j = c.start - 1
                 continue
             if low in LATERALITY:
@@ -678,14 +776,15 @@ class DetailLinker:
                         s += 1
                     else:
                         break
-                elif not any(at.get(i) is not None and at[i].label_ in ("CAUSE", "DRUG")
-                             for i in range(s, min(sent_end, s + 3))):
+                elif not any((at.get(i) is not None and at[i].label_ in ("CAUSE", *DRUG_LABELS)) or i in cond_at
+                             for i in range(s, min(sent_end, s + 4))):
                     break
                 while s < sent_end and doc[s].lower_ in {"the", "a", "an", "his", "her"}:
                     s += 1
                 e = self._phrase_end(doc, s, sent_end)
                 if e > s:
-                    d = next((at[i] for i in range(s, e) if at.get(i) is not None and at[i].label_ == "DRUG"), None)
+                    d = next((at[i] for i in range(s, e) if at.get(i) is not None and at[i].label_ in DRUG_LABELS),
+                             None)
                     link["cause"].append((s, e))
                     if d is not None:
                         link["drug"].append((d.start, d.end))
@@ -699,7 +798,7 @@ class DetailLinker:
         i = k
         while i < end and i - k < 5:
             c = at.get(i)
-            if c is not None and c.label_ == "DRUG":
+            if c is not None and c.label_ in DRUG_LABELS:
                 return c
             if doc[i].lower_ in LINK_STOP:
                 return None
