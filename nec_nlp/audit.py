@@ -275,7 +275,7 @@ def _stacked_bars(rows: list[tuple[str, dict[str, Any]]]) -> str:
     label_w, bar_w, h, gap = 220, 520, 22, 8
     height = len(rows) * (h + gap) + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 70}" height="{height}" '
-             f'role="img" aria-label="exact, NEC and NOS rates">']
+             f'role="img" font-family="system-ui, sans-serif" aria-label="exact, NEC and NOS rates">']
     for i, (label, r) in enumerate(rows):
         y = 5 + i * (h + gap)
         parts.append(f'<text x="{label_w - 8}" y="{y + h * 0.7:.1f}" text-anchor="end" font-size="12">'
@@ -305,7 +305,7 @@ def _count_bars(rows: list[tuple[str, int]], color: str) -> str:
     peak = max(n for _, n in rows) or 1
     height = len(rows) * (h + gap) + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 70}" height="{height}" '
-             f'role="img">']
+             f'role="img" font-family="system-ui, sans-serif">']
     for i, (label, n) in enumerate(rows):
         y = 5 + i * (h + gap)
         w = bar_w * n / peak
