@@ -233,6 +233,10 @@ def _alternatives(term: str) -> list[list[str]]:
     return alts or [[]]
 
 
+# Index words that name no axis of their own ("lumbar region", "upper part"): optional when matching.
+_FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple"})
+
+
 def _polarity(term: str, connector: str | None) -> bool | None:
     """True for a "with ..." subterm, False for "without ...", None when the subterm states neither."""
     first = (_WORD.findall(term.lower()) or [""])[0]
@@ -283,6 +287,8 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
     matched: set[str] = set()
     for t in tw:
         hit = next((w for _, ws in avail for w in ws if _word_match(t, w)), None)
+        if hit is None and t in _FILLER:
+            continue
         if hit is None:
             # words already accounted for (the condition itself, "with chronic cholecystitis") may repeat
             if any(_word_match(t, w) for w in used) or any(_word_match(t, w) for w in doc.head):
@@ -413,6 +419,19 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     return [(h, consumed) for _, _, h, consumed, _ in found]
 
 
+def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str]]]:
+    """Each main entry, then the shorter paths above it ("Hemorrhoids > internal", then "Hemorrhoids"), so a
+    walk can also take a sibling branch the documentation supports better ("second degree")."""
+    out: list[tuple[Any, set[str]]] = []
+    for hit, consumed in mains:
+        out.append((hit, consumed))
+        for k in range(len(hit.path) - 1, 0, -1):
+            up = _lookup(cs, list(hit.path[:k]))
+            if up is not None:
+                out.append((up, consumed))
+    return out
+
+
 def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple[Any, set[str], list[_Cand]]:
     """Descend from ``hit`` through subterms supported by documented words; return the end entry and alternates."""
     alternates: list[_Cand] = []
@@ -468,12 +487,19 @@ def _flat_subterms(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]
             out.extend((child, term) for child in _subterms(cs, sub.path))
         else:
             out.append((sub, None))
+            if term.startswith("without ") and _hit_code(sub):
+                # "without X" is the default branch when X is not documented: its subterms are reachable
+                out.extend((child, None) for child in _subterms(cs, sub.path))
     return out
 
 
 def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
     """The ``... NEC`` subterm of an entry for documented details that have no code of their own, if any."""
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
+    # words the index prints as nonessential modifiers under this entry are not axes of their own ("antral")
+    for sub, _c in _flat_subterms(cs, hit.path):
+        descriptors |= set(_content(getattr(sub, "nonessential", None) or ""))
+    descriptors |= set(_content(getattr(hit, "nonessential", None) or ""))
     leftover_axes = {axis for axis, ws in doc.phrases
                      if axis in ("type", "cause") and any(w not in used and w not in descriptors for w in ws)}
     if not leftover_axes:
@@ -773,7 +799,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         # A main term that sends to the Table of Neoplasms goes first ("Cancer" has a phobia entry too).
         mains.sort(key=lambda mc: 0 if "neoplasm" in " ".join(
             x or "" for x in (mc[0].see, mc[0].see_also, mc[0].path[0])).lower() else 1)
-        for rank, (main, consumed) in enumerate(mains[:1]):
+        for rank, (main, consumed) in enumerate(_with_prefixes(cs, mains[:1])):
             used0 = set(consumed)
             start = _follow_see(cs, main, 3) or main
             end, used1, alts = _walk(cs, start, doc, used0)
@@ -789,11 +815,11 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
             if end_code and specificity.verdict == "specific" and cs.kind(end_code.rstrip("-")) == "nos":
                 nec = _nec_subterm(cs, end, doc, used1)
                 if nec is not None and _hit_code(nec):
-                    cands.append(_Cand(_hit_code(nec), 2.0 - rank, tuple(nec.path), "index",
+                    cands.append(_Cand(_hit_code(nec), 2.0 - 0.3 * rank, tuple(nec.path), "index",
                                        tuple(sorted(used1 - used0)),
                                        note="documented details have no code of their own: index NEC entry"))
             if end_code:
-                cands.append(_Cand(end_code, 1.5 - rank + 0.3 * len(used1 - used0), path, "index",
+                cands.append(_Cand(end_code, 1.5 - 0.3 * rank + 0.3 * len(used1 - used0), path, "index",
                                    tuple(sorted(used1 - used0)), nos_default=nos_default,
                                    note=getattr(end, "note", None)))
             elif not _hit_code(main) and getattr(main, "see", None):
