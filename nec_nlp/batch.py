@@ -23,13 +23,15 @@ import math
 import multiprocessing
 import os
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nec_nlp.errors import InputError, ModelError
+from nec_nlp.errors import InputError, ModelError, NecNlpError
 
 logger = logging.getLogger(__name__)
 
@@ -596,6 +598,12 @@ def _score_texts(scorer: Any, texts: list[str], batch_size: int = 64, cache: Res
     return out  # type: ignore[return-value]
 
 
+class ScoringError(NecNlpError):
+    """Scoring stopped (a worker process died); the rows already written can be resumed."""
+
+    code = "E020"
+
+
 class ScorerStartError(RuntimeError):
     """The scorer could not be built in a worker process."""
 
@@ -665,31 +673,33 @@ def score_notes(
             yield from _merge(chunk, _score_texts(scorer, texts, cache=cache), id_col)  # type: ignore[arg-type]
         return
     ctx = multiprocessing.get_context(mp_context)
-    pool = ctx.Pool(n_workers, initializer=_init_worker, initargs=(factory, kwargs, cache_size))
+    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(factory, kwargs, cache_size))
     try:
-        pending: deque[tuple[list[NoteRecord], Any]] = deque()
+        pending: deque[tuple[list[NoteRecord], Future[Any] | None]] = deque()
         for chunk in chunks:
             texts = [r.text for r in chunk if r.error is None]
-            pending.append((chunk, pool.apply_async(_score_in_worker, (texts,)) if texts else None))
+            pending.append((chunk, pool.submit(_score_in_worker, texts) if texts else None))
             while len(pending) >= 2 * n_workers:
                 done_chunk, res = pending.popleft()
                 yield from _merge(done_chunk, _get(res), id_col)
         while pending:
             done_chunk, res = pending.popleft()
             yield from _merge(done_chunk, _get(res), id_col)
-        pool.close()
-        pool.join()
     finally:
-        pool.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _get(res: Any) -> list[tuple[dict[str, Any] | None, str | None]]:
+def _get(res: "Future[Any] | None") -> list[tuple[dict[str, Any] | None, str | None]]:
     if res is None:
         return []
     try:
-        return res.get()  # type: ignore[no-any-return]
+        return res.result()  # type: ignore[no-any-return]
     except ScorerStartError as exc:
         raise ModelError(f"the scorer could not be built in a worker process: {exc}") from None
+    except BrokenProcessPool:
+        raise ScoringError("a scoring worker process died (out of memory or killed?): the finished rows are "
+                           "saved; run again with --resume to continue") from None
 
 
 def _chunks(records: Iterable[NoteRecord], size: int) -> Iterator[list[NoteRecord]]:

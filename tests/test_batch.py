@@ -320,3 +320,30 @@ def test_batch_jsonl_with_bom_and_missing_columns(tmp_path):
     path.write_text("id,text\na,Asthma.\n", encoding="utf-8")
     with pytest.raises(InputError, match="note_id"):
         list(read_records(path))
+
+
+class DyingScorer(FakeScorer):
+    def score(self, text):
+        if "DIE" in text:
+            import os
+
+            os._exit(1)  # a worker killed mid-task (e.g. by the OOM killer)
+        return super().score(text)
+
+
+def dying_factory(**kwargs):
+    return DyingScorer()
+
+
+def test_batch_dead_worker_stops_with_resumable_error(tmp_path):
+    from nec_nlp.batch import ScoringError
+
+    path = tmp_path / "n.csv"
+    write_csv(path, [(f"id{i}", "S", "DIE" if i == 150 else f"note {i}") for i in range(200)])
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(ScoringError, match="--resume"):
+        score_file(path, out, workers=2, chunk_size=10, progress=False, scorer_factory=dying_factory)
+    assert not out.exists()
+    written = read_jsonl(out.with_name(out.name + ".part"))
+    assert [o["row"] for o in written] == list(range(1, len(written) + 1))
+    assert len(written) < 200
