@@ -971,7 +971,7 @@ def score_file(
     total = parquet_rows(input) if fmt == "parquet" else input.stat().st_size
     records = _skip_done(records, done, id_col, errors, summary)
     lead = [id_col, *keep]
-    bar = _Progress(progress, total, fmt == "parquet")
+    bar = _Progress(progress, total, fmt == "parquet", start=len(done))
     try:
         with open(spool, "a", encoding="utf-8") as sink:
             written = len(done)
@@ -1030,11 +1030,12 @@ def _skip_done(records: Iterator[NoteRecord], done: list[tuple[int, str | None]]
 class _Progress:
     """A rich progress bar on stderr (notes, notes/s, ETA); silent when disabled or not on a terminal."""
 
-    def __init__(self, enabled: bool, total: int, by_rows: bool) -> None:
+    def __init__(self, enabled: bool, total: int, by_rows: bool, start: int = 0) -> None:
         import sys
 
         self.bar: Any = None
         self.by_rows = by_rows
+        self.start = start
         if not enabled or not sys.stderr.isatty():
             return
         from rich.console import Console
@@ -1053,7 +1054,7 @@ class _Progress:
     def update(self, notes: int, position: int) -> None:
         if self.bar is None:
             return
-        rate = notes / max(time.perf_counter() - self.t0, 1e-9)
+        rate = (notes - self.start) / max(time.perf_counter() - self.t0, 1e-9)
         self.bar.update(self.task, completed=notes if self.by_rows else position, notes=notes, rate=rate)
 
     def close(self) -> None:
