@@ -679,7 +679,11 @@ def score_notes(
         pending: deque[tuple[list[NoteRecord], Future[Any] | None]] = deque()
         for chunk in chunks:
             texts = [r.text for r in chunk if r.error is None]
-            pending.append((chunk, pool.submit(_score_in_worker, texts) if texts else None))
+            try:
+                fut = pool.submit(_score_in_worker, texts) if texts else None
+            except BrokenProcessPool:
+                raise ScoringError(_DIED) from None
+            pending.append((chunk, fut))
             while len(pending) >= 2 * n_workers:
                 done_chunk, res = pending.popleft()
                 yield from _merge(done_chunk, _get(res), id_col)
@@ -690,6 +694,10 @@ def score_notes(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+_DIED = ("a scoring worker process died (out of memory or killed?): the finished rows are saved; run again "
+         "with --resume to continue")
+
+
 def _get(res: "Future[Any] | None") -> list[tuple[dict[str, Any] | None, str | None]]:
     if res is None:
         return []
@@ -698,8 +706,7 @@ def _get(res: "Future[Any] | None") -> list[tuple[dict[str, Any] | None, str | N
     except ScorerStartError as exc:
         raise ModelError(f"the scorer could not be built in a worker process: {exc}") from None
     except BrokenProcessPool:
-        raise ScoringError("a scoring worker process died (out of memory or killed?): the finished rows are "
-                           "saved; run again with --resume to continue") from None
+        raise ScoringError(_DIED) from None
 
 
 def _chunks(records: Iterable[NoteRecord], size: int) -> Iterator[list[NoteRecord]]:
