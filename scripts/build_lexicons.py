@@ -76,6 +76,8 @@ GENERIC_HEADS = {
 CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
                   "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
                   "sickness", "tumor", "lupus", "trauma"}
+SITE_NOT = {"old", "female", "male", "index", "side", "soft", "newborn", "involving", "respirations", "scar",
+            "disease", "syndrome", "penetration", "axis", "midline", "radicular", "respiratory"}
 SITE_STOP = {
     "other", "specified", "unspecified", "site", "sites", "multiple", "part", "parts", "tissue", "tissues", "wall",
     "cavity", "organ", "organs", "system", "left", "right", "region", "area", "surface", "lobe", "body", "duct",
@@ -471,7 +473,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     types -= CAUSE_WORDS
     types -= TYPE_STOP
     sites = {s for s in sites | neo | (site_candidates - set(conditions) - types) if s not in SITE_STOP
-             and s not in CONDITION_STOP and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
+             and s not in SITE_NOT and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
              and s not in TYPE_WORDS_HINT and s not in types and " or " not in s}
     cause_terms = orgs | CAUSE_WORDS
 

@@ -72,6 +72,16 @@ COMPLICATION_WORDS = {"complication", "complications", "exacerbation", "flare", 
 DRUG_LEAD = {"of", "to", "from", "with", "on", "by"}
 DRUG_LABELS = ("DRUG", "DRUGCLASS")
 DRUG_CLASS_SOURCES = ("ICD-10-CM Table of Drugs (class)", "generic drug mention")
+# "pain medications", "allergy testing", "apnea index", "normal lordosis": the condition word names no problem here
+NOT_A_CONDITION_BEFORE = {"medication", "medications", "medicine", "medicines", "test", "tests", "testing", "index",
+                          "therapy", "embolization", "management", "clinic", "service", "prophylaxis", "evaluation",
+                          "workup", "work-up", "precautions", "study", "studies", "regimen", "score", "scale",
+                          "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump", "control"}
+NOT_A_CONDITION_AFTER = {"normal"}
+FINDING_TRIGGERS = {"abnormal", "increased", "decreased", "elevated", "diminished", "reduced", "poor", "low",
+                    "impaired", "absent", "frequent"}
+FINDING_STOP = {"and", "or", "with", "without", "in", "of", "on", "at", "to", "for", "the", "a", "an", "is", "was",
+                "are", "were", "but", "as", "by", "from", "that", "which", "dose", "doses", "risk", "level", "levels"}
 _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
 
 
@@ -352,10 +362,10 @@ def _plural(term: str) -> Optional[str]:
 @Language.factory(
     "nec_lexicon",
     assigns=["doc.ents", "doc.spans"],
-    default_config={"plurals": True},
+    default_config={"plurals": True, "finding_phrases": True},
 )
-def make_lexicon(nlp: Language, name: str, plurals: bool) -> "LexiconMatcher":
-    return LexiconMatcher(nlp, name, plurals=plurals)
+def make_lexicon(nlp: Language, name: str, plurals: bool, finding_phrases: bool) -> "LexiconMatcher":
+    return LexiconMatcher(nlp, name, plurals=plurals, finding_phrases=finding_phrases)
 
 
 class LexiconMatcher:
@@ -367,10 +377,12 @@ class LexiconMatcher:
 
     PRIORITY = {"CONDITION": 0, "DRUG": 1, "DRUGCLASS": 1, "CAUSE": 2, "SITE": 3, "TYPE": 4, "ENCOUNTER": 5}
 
-    def __init__(self, nlp: Language, name: str = "nec_lexicon", *, plurals: bool = True) -> None:
+    def __init__(self, nlp: Language, name: str = "nec_lexicon", *, plurals: bool = True,
+                 finding_phrases: bool = True) -> None:
         self.name = name
         self.nlp = nlp
         self.plurals = plurals
+        self.finding_phrases = finding_phrases
         self.terms: List[LexiconTerm] = []
         self.abbreviations: List[Abbreviation] = []
         self.patterns: List[PatternRule] = []
@@ -461,6 +473,8 @@ class LexiconMatcher:
                     label = table.get(tuple(lowers[i:i + k]))
                     if label is not None:  # "drug - induced": the cause word is before the hyphen
                         spans.append(Span(doc, i - 1 if w == "-" and i > 0 else i, i + k, label=label))
+        if self.finding_phrases:
+            spans.extend(self._findings(doc, lowers))
         for i, w in enumerate(lowers):  # spine levels "L4-L5", "C5-6" are sites
             if len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
                     and (_SPINE_LEVEL.match(lowers[i + 2]) or lowers[i + 2].isdigit()):
@@ -481,7 +495,9 @@ class LexiconMatcher:
                      if not any(sp.start_char < h_end and sp.end_char > h_start for h_start, h_end, _ in headers)]
         spans.sort(key=lambda sp: (self.PRIORITY.get(sp.label_, 9), sp.start))
         kept = filter_spans(spans)
-        conditions = [sp for sp in kept if sp.label_ == "CONDITION"]
+        conditions = [sp for sp in kept if sp.label_ == "CONDITION"
+                      and not (sp.end < n and lowers[sp.end] in NOT_A_CONDITION_BEFORE)
+                      and not (sp.start > 0 and lowers[sp.start - 1] in NOT_A_CONDITION_AFTER)]
         doc.ents = conditions
         doc.spans[CANDIDATES] = [sp for sp in kept if sp.label_ != "CONDITION"]
         links: Dict[str, Any] = {}
@@ -490,6 +506,20 @@ class LexiconMatcher:
                 links[f"{s}:{e}"] = {"abbr_qualifier": a.qualifier}
         doc._.nec_links = links
         return doc
+
+    def _findings(self, doc: Doc, lowers: List[str]) -> List[Span]:
+        """ "increased intracranial pressure", "decreased breath sounds": an abnormal finding is a CONDITION."""
+        out = []
+        n = len(lowers)
+        for i, w in enumerate(lowers):
+            if w not in FINDING_TRIGGERS:
+                continue
+            j = i + 1
+            while j < n and j - i <= 4 and doc[j].is_alpha and lowers[j] not in FINDING_STOP:
+                j += 1
+            if j - i >= 2:
+                out.append(Span(doc, i, j, label="CONDITION"))
+        return out
 
     def to_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> None:
         path = ensure_path(path)
