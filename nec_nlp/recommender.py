@@ -353,6 +353,15 @@ def _last(hit: Any) -> str:
 def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
     """Follow a ``see`` reference (no code of its own) to the index entry it names, if it is one."""
     seen = 0
+    see = getattr(hit, "see", None) if hit is not None else None
+    if see and not getattr(hit, "code", None) and hit.path:
+        # "Fracture, traumatic > malleolus: see Fracture, ankle" means the ankle entry of the same main term
+        parts = _see_path(see)
+        main = hit.path[0]
+        if len(parts) > 1 and main.lower().startswith(parts[0].lower() + ",") and main.lower() != parts[0].lower():
+            scoped = _lookup(cs, [main, *parts[1:]])
+            if scoped is not None and _hit_code(scoped):
+                return scoped
     while hit is not None and not _hit_code(hit) and getattr(hit, "see", None) and seen < depth:
         target = _lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see))
         if target is None:
@@ -373,6 +382,12 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     if not words:
         return []
     head = words[-1]
+    # The word(s) just before the mention may name the condition with it ("Colles fracture").
+    sent = mention.sentence or ""
+    at = sent.lower().find(mention.text.lower())
+    if at > 0:
+        before = [w for w in _words(sent[:at])[-2:] if w not in _STOP]
+        words = before + words
     found: list[tuple[int, int, Any, set[str]]] = []
     seen: set[Any] = set()
     n = len(words)
