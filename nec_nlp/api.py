@@ -40,7 +40,8 @@ def _model_info(model: Any) -> dict[str, Any]:
     card = dict(getattr(model, "card", {}) or {})
     info = {k: card.get(k) for k in ("name", "version", "checksum")}
     if info["checksum"] is None:
-        info["checksum"] = card.get("sha256") or card.get("artifact_sha256")
+        artifact = card.get("artifact") if isinstance(card.get("artifact"), dict) else {}
+        info["checksum"] = artifact.get("sha256") or card.get("sha256")
     if info["name"] is None:
         info["name"] = type(model).__name__
     return info
