@@ -29,11 +29,12 @@ class RuleModel:
 
     def __init__(self) -> None:
         self.card = {"name": "rules", "version": _dist_version("nec-nlp"), "checksum": None,
-                     "description": "documented site/type/cause/drug/laterality -> specific, else nos"}
+                     "description": "specific when documented details take the code beyond the index's "
+                                    "unspecified/NOS default, else nos"}
 
     def predict(self, mentions: Sequence[Mention], code_set: Any = None) -> list[Specificity]:
         """One :class:`Specificity` per mention."""
-        return [rule_specificity(m) for m in mentions]
+        return [rule_specificity(m, code_set) for m in mentions]
 
 
 def _model_info(model: Any) -> dict[str, Any]:

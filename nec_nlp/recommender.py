@@ -443,7 +443,8 @@ def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any
         for k in range(len(hit.path) - 1, 0, -1):
             up = _lookup(cs, list(hit.path[:k]))
             if up is not None:
-                out.append((up, consumed))
+                words = [w for part in up.path for a in _alternatives(part) for w in a]
+                out.append((up, {w for w in consumed if any(_word_match(w, p) for p in words)}))
     return out
 
 
@@ -754,8 +755,18 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
 # -- the recommendation ------------------------------------------------------------------------------------------
 
 
-def rule_specificity(mention: Mention) -> Specificity:
-    """Transparent fallback when no model is loaded: documented details present -> ``specific``."""
+def rule_specificity(mention: Mention, code_set: Any = None) -> Specificity:
+    """Transparent fallback when no model is loaded.
+
+    Without a code set: documented details (site, type, cause, laterality, a named drug) -> ``specific``.
+    With one: ``specific`` when the documented details take the code beyond the unspecified / index-NOS default
+    (a detail matched an index subterm that is not marked NOS, the code is exact or NEC, or a detail is left
+    without a code of its own) -- "postoperative pain" stays ``nos`` because the index says
+    "Pain, postoperative NOS".
+    """
+    if code_set is not None and mention.assertion.current_affirmed:
+        _, beyond = _recommend(mention, Specificity("specific", 0.5), code_set)
+        return Specificity("specific" if beyond else "nos", 0.75 if beyond else 0.25)
     d = mention.details
     named_drug = any(w not in _GENERIC_DRUG for v in d.drug for w in _content(v))
     has = bool(d.site or d.type or d.cause or d.laterality or named_drug)
@@ -789,8 +800,13 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         A :class:`ScoredMention` with up to :data:`MAX_CODES` billable codes, best first, its rationale, the details
         missing for a more specific code and, for NOS suggestions, a provider query.
     """
+    return _recommend(mention, specificity, code_set)[0]
+
+
+def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tuple[ScoredMention, bool]:
+    """:func:`recommend`, plus whether documented details reached beyond the NOS default (for the rule)."""
     if not mention.assertion.current_affirmed:
-        return ScoredMention(mention, specificity, (), _why_not_coded(mention))
+        return ScoredMention(mention, specificity, (), _why_not_coded(mention)), False
     cs = code_set
     doc = _documented(mention)
     encounter = mention.details.encounter or "initial"
@@ -827,7 +843,9 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
                 cands.extend(_neoplasm_candidates(cs, mention, doc, neo_see))
             nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (
                 not (used1 - used0) and len(path) == 1)
-            if end_code and specificity.verdict == "specific" and cs.kind(end_code.rstrip("-")) == "nos":
+            end_obj = cs.get(end_code.rstrip("-")) if end_code else None
+            if end_obj is not None and specificity.verdict == "specific" and end_obj.kind == "nos" \
+                    and "unspecified" in end_obj.title.lower():
                 nec = _nec_subterm(cs, end, doc, used1)
                 if nec is not None and _hit_code(nec):
                     cands.append(_Cand(_hit_code(nec), 2.0 - 0.3 * rank, tuple(nec.path), "index",
@@ -863,7 +881,13 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
     rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
     missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
     query_text = _query(mention, missing, use) if suggestions and suggestions[0].kind == "nos" else None
-    return ScoredMention(mention, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
+    beyond = False
+    if suggestions:
+        top: _Cand = info[0]["cand"]
+        nos_marked = bool(top.path) and "nos" in _WORD.findall(top.path[-1].lower())
+        beyond = suggestions[0].kind != "nos" or bool(leftover) or (bool(top.matched) and not nos_marked)
+    sm = ScoredMention(mention, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
+    return sm, beyond
 
 
 def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: set[str]
