@@ -236,16 +236,17 @@ class RuleSentencizer:
             if headers is None:
                 if self._known is None:
                     self._known = _header_regex(default_section_rules_cached())
-                headers = find_headers(doc.text, self._known)
-            if headers:
-                idx = [t.idx for t in doc]
-                for start, end, _ in headers:
-                    for pos in (start, end):
-                        j = bisect.bisect_left(idx, pos)
-                        while j < n and (words[j].isspace() or (pos == end and words[j] in {",", ";"})):
-                            j += 1
-                        if j < n:
-                            starts[j] = 1
+                headers = []
+                for start, end, header in find_headers(doc.text, self._known):
+                    span = doc.char_span(start, end, alignment_mode="expand")
+                    if span is not None:
+                        headers.append((start, end, header, span.start, span.end))
+            for h in headers:
+                for j, after in ((h[3], False), (h[4], True)):
+                    while j < n and (words[j].isspace() or (after and words[j] in {",", ";"})):
+                        j += 1
+                    if j < n:
+                        starts[j] = 1
         prev_end = False
         for i, text in enumerate(words):
             if prev_end:
@@ -311,9 +312,13 @@ class Sectionizer:
         sections: List[List[Any]] = []
         current: Optional[str] = None
         text = doc.text
-        headers = find_headers(text, self._regex)
+        headers = []
+        for start, end, header in find_headers(text, self._regex):
+            span = doc.char_span(start, end, alignment_mode="expand")
+            headers.append((start, end, header, span.start if span is not None else 0,
+                            span.end if span is not None else 0))
         doc._.nec_headers = headers
-        for start, end, header in headers:
+        for start, end, header, _, _ in headers:
             cat = self.category(header)
             if cat is None:  # a sub-heading ("HEENT:", "Neck:") stays in its section
                 if current is None:
@@ -491,8 +496,10 @@ class LexiconMatcher:
             spans.append(Span(doc, s, e, label=strings[mid].split(":", 1)[0]))
         headers = doc._.nec_headers
         if headers:  # words of a section header ("ALLERGIES:", "HISTORY OF PRESENT ILLNESS:") are no mentions
-            spans = [sp for sp in spans
-                     if not any(sp.start_char < h_end and sp.end_char > h_start for h_start, h_end, _ in headers)]
+            in_header = bytearray(n + 1)
+            for h in headers:
+                in_header[h[3]:h[4]] = b"\x01" * (h[4] - h[3])
+            spans = [sp for sp in spans if not (in_header[sp.start] or in_header[sp.end - 1])]
         spans.sort(key=lambda sp: (self.PRIORITY.get(sp.label_, 9), sp.start))
         kept = filter_spans(spans)
         conditions = [sp for sp in kept if sp.label_ == "CONDITION"
@@ -646,14 +653,15 @@ class DetailLinker:
             return
         used = self._attached(links)
         window = {"SITE": self.site_window, "TYPE": self.type_window, "CAUSE": self.type_window}
+        by_sent: Dict[int, List[Span]] = {}
+        for ent in ents:
+            by_sent.setdefault(int(sid[ent.start]), []).append(ent)
         for c in cands:
             w = window.get(c.label_)
             if w is None or any(i in used for i in range(c.start, c.end)):
                 continue
             best, dist = None, w + 1
-            for ent in ents:
-                if sid[ent.start] != sid[c.start]:
-                    continue
+            for ent in by_sent.get(int(sid[c.start]), ()):
                 d = c.start - ent.end if c.start >= ent.end else ent.start - c.end
                 if 0 <= d < dist:
                     best, dist = ent, d
