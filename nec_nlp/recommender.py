@@ -477,6 +477,9 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         end, used2, alt2 = _walk(cs, target, doc, used, depth + 1)
     else:
         end, used2, alt2 = _walk(cs, sub, doc, used, depth + 1)
+    if not _hit_code(_follow_see(cs, end, 3)) and _hit_code(target if target is not None else sub):
+        # the deeper entry is a heading without a code ("streptococcal NEC > group"): stay where a code is
+        return (target if target is not None else sub), used, alternates + alt2
     return end, used2, alternates + alt2
 
 
@@ -721,10 +724,11 @@ def _site_phrases(mention: Mention, doc: _Doc) -> list[str]:
     low = sent.lower()
     at = low.find(mention.text.lower())
     if at >= 0:
-        after = re.split(r"[.;:,]|\band\b|\bwith\b", sent[at + len(mention.text):])[0]
-        after = re.sub(r"^\s*(of|to|in|involving|at|from)\b", "", after.strip(), flags=re.I).strip()
+        tail = re.split(r"[.;:]|\bwith\b|\bfrom\b", sent[at + len(mention.text):])[0]
+        tail = re.sub(r"^\s*(of|to|in|involving|at)\b", "", tail.strip(), flags=re.I).strip()
+        after = re.split(r",|\band\b", tail)[0].strip()
         before = re.split(r"[.;:,]|\band\b", sent[:at])[-1].strip()
-        out += [p for p in (after, before) if _content(p)]
+        out += [p for p in (tail, after, before) if _content(p)]
     return list(dict.fromkeys(out))
 
 
