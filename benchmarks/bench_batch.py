@@ -106,12 +106,12 @@ def fake_factory(**kwargs):
     return FakeScorer()
 
 
-def child_local(path: str, workers: int, fake: bool) -> dict:
+def child_local(path: str, workers: int, fake: bool, chunk_size: int) -> dict:
     from nec_nlp.batch import score_file
 
     marks: list[tuple[float, int]] = []
     out = Path(tempfile.mkdtemp(prefix="bench_out_")) / "scored.jsonl"
-    summary = score_file(path, out, workers=workers, progress=False, keep=("specialty",),
+    summary = score_file(path, out, workers=workers, progress=False, keep=("specialty",), chunk_size=chunk_size,
                          scorer_factory=fake_factory if fake else None,
                          on_chunk=lambda n: marks.append((time.perf_counter(), n)))
     steady = None
@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--notes", default=str(DEFAULT_NOTES))
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--fake", action="store_true", help="fake scorer: measure the I/O machinery alone")
+    ap.add_argument("--chunk-size", type=int, default=8, help="notes per worker task (default 8)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="local", help=argparse.SUPPRESS)
     ap.add_argument("--path", default=None, help=argparse.SUPPRESS)
@@ -162,12 +163,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         res = child_spark(args.path, args.fake) if args.mode == "spark" else child_local(args.path, args.workers,
-                                                                                         args.fake)
+                                                                                         args.fake, args.chunk_size)
         print(json.dumps(res))
         return
     n = args.n or (300 if args.quick else 2000)
     sizes = [int(s) for s in (args.sizes or ("300,3000" if args.quick else "1000,20000")).split(",")]
-    extra = ["--fake"] if args.fake else []
+    extra = [*(["--fake"] if args.fake else []), "--chunk-size", str(args.chunk_size)]
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
         export = make_export(Path(args.notes), n, Path(tmp) / f"notes_{n}.csv")
         print(f"nec_nlp batch benchmark: {n:,} MTSamples notes (cycled), {os.cpu_count()} cores"

@@ -54,7 +54,7 @@ def batch(
     keep: Annotated[str, typer.Option("--keep", help="Pass-through columns, comma-separated.")] = "",
     workers: Annotated[Optional[int], typer.Option("--workers", min=1,
                                                    help="Scoring processes (default: all cores).")] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Notes per worker task.")] = 64,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="Notes per worker task.")] = 16,
     max_chars: Annotated[int, typer.Option("--max-chars", min=1,
                                            help="Longer notes are reported, not scored.")] = 1_000_000,
     cache_size: Annotated[int, typer.Option("--cache-size", min=0, help="Results of repeated identical note texts "
