@@ -153,7 +153,7 @@ def variants(title: str) -> list[str]:
     parts = [clean(p) for p in title.split(",")]
     out = [parts[0]] if parts and parts[0] else []
     for p in parts[1:]:
-        if p and " " not in p and not re.search(r"(ic|ed|al|ive|ous|ary|ing|ar|oid)$", p):
+        if p and " " not in p and not re.search(r"(ic|ed|al|ive|ous|ary|ar|oid)$", p):
             out.append(p)
     return out
 
@@ -357,6 +357,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     conditions: dict[str, str] = {}
     head_counts = Counter(f.split()[-1] for f in forms)  # how many tabular terms a word is the head noun of
     site_candidates: set[str] = set()
+    predicative: set[str] = set()  # adjectives of index main terms ("erythematous", "enlarged")
     head_nouns: set[str] = set()  # main terms without a code: heads of multiword forms only ("infarction")
     multi: dict[str, str] = {}  # multiword candidates, filtered once single-word conditions are known
     sites: set[str] = set()
@@ -387,6 +388,10 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             continue
         if z_share > 0.5:
             continue
+        # "Erythema, erythematous": the adjective names the finding when said of a body part ("is erythematous")
+        for p in [clean(x) for x in title.split(",")[1:]]:
+            if p and " " not in p and re.search(r"(ous|ed|ic|ive|al)$", p) and len(p) > 4:
+                predicative.add(p)
         for v in vs:
             if (v in CONDITION_STOP and v not in CONDITION_KEEP) or v in GENERIC_HEADS - CONDITION_KEEP:
                 pass
@@ -505,7 +510,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             for r in sorted(recs, key=lambda r: r["term"]):
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
-    write("conditions.jsonl", [{"label": "CONDITION", "term": t, "source": s} for t, s in conditions.items()])
+    predicative = {p for p in predicative if p not in conditions and p not in CAUSE_WORDS and p not in sites
+                   and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
+                   and p not in neo}
+    rows = [{"label": "CONDITION", "term": t, "source": s} for t, s in conditions.items()]
+    rows += [{"label": "CONDITION", "term": p, "source": PREDICATIVE_SOURCE} for p in predicative]
+    write("conditions.jsonl", rows)
     write("sites.jsonl", [{"label": "SITE", "term": t, "source": "ICD-10-CM neoplasm table / index"}
                           for t in sites])
     write("types.jsonl", [{"label": "TYPE", "term": t, "source": "ICD-10-CM index modifiers"} for t in types])
@@ -534,6 +544,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     return manifest
 
 
+PREDICATIVE_SOURCE = "index adjective (predicative only)"
+NOT_PREDICATIVE = {"unspecified", "unilateral", "previous", "physical", "maternal", "limited", "visual", "sexual",
+                   "regional", "tropical", "constitutional", "failed", "cyclic", "autonomous", "anesthetic",
+                   "adhesive", "aqueous", "hypnotic", "inconclusive", "intellectual", "dermal", "conjunctival",
+                   "myocardial", "thymic", "sinoatrial", "hernial", "rectal", "retinal", "fecal", "increased",
+                   "mosaic", "perverted", "weathered", "cephal", "vestigial", "neuronal", "metabolic", "nutritional",
+                   "psychiatric", "exhaustive", "destructive", "arrested", "crushed", "twisted"}
 SITE_MAIN_TERMS = {"pain", "contusion", "laceration", "abrasion", "sprain", "wound", "blister", "puncture"}
 ADJECTIVE = r"(al|ic|ous|ive|ed|ent|ant|ar|ary|oid|ile|ing|ful|less|ial)$"
 ORGANISM = (r"(coccus|cocci|bacter|ella|virus|viruses|monas|bacillus|bacilli|bacterium|bacteria|myces|plasma|"

@@ -74,10 +74,16 @@ DRUG_LABELS = ("DRUG", "DRUGCLASS")
 DRUG_CLASS_SOURCES = ("ICD-10-CM Table of Drugs (class)", "generic drug mention")
 # "pain medications", "allergy testing", "apnea index", "normal lordosis": the condition word names no problem here
 NOT_A_CONDITION_BEFORE = {"medication", "medications", "medicine", "medicines", "test", "tests", "testing", "index",
-                          "therapy", "embolization", "management", "clinic", "service", "prophylaxis", "evaluation",
+                          "therapy", "embolization", "management", "clinic", "service", "evaluation",
                           "workup", "work-up", "precautions", "study", "studies", "regimen", "score", "scale",
-                          "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump", "control"}
+                          "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump"}
 NOT_A_CONDITION_AFTER = {"normal"}
+PREDICATIVE_SOURCE = "index adjective (predicative only)"
+COPULAS = {"is", "are", "was", "were", "be", "been", "appears", "appear", "appeared", "remains", "remain", "looks",
+           "look", "became", "become", "becomes", "seems", "feels", "felt"}
+DEGREE_WORDS = {"mildly", "slightly", "very", "markedly", "somewhat", "moderately", "severely", "not", "also",
+                "still", "more", "less", "minimally", "diffusely", "focally", "quite", "extremely"}
+FINDING_HEADS = {"changes", "collection", "compromise", "bulge", "bulging", "desiccation", "activity"}
 FINDING_TRIGGERS = {"abnormal", "increased", "decreased", "elevated", "diminished", "reduced", "poor", "low",
                     "impaired", "absent", "frequent"}
 FINDING_STOP = {"and", "or", "with", "without", "in", "of", "on", "at", "to", "for", "the", "a", "an", "is", "was",
@@ -392,6 +398,7 @@ class LexiconMatcher:
         self.abbreviations: List[Abbreviation] = []
         self.patterns: List[PatternRule] = []
         self._table: Optional[Dict[Tuple[str, ...], str]] = None
+        self._predicative: set = set()
         self._lengths: Dict[str, List[int]] = {}
         self._abbr: Optional[PhraseMatcher] = None
         self._matcher: Optional[Matcher] = None
@@ -413,6 +420,7 @@ class LexiconMatcher:
         tokenizer = self.nlp.tokenizer
         table: Dict[Tuple[str, ...], str] = {}
         lengths: Dict[str, set] = {}
+        predicative: set = set()
         for t in self.terms:
             forms = [t.term]
             if self.plurals and t.label in ("CONDITION", "SITE"):
@@ -420,6 +428,9 @@ class LexiconMatcher:
                 if p:
                     forms.append(p)
             label = t.label
+            if t.source == PREDICATIVE_SOURCE:
+                predicative.add(t.term)
+                continue
             if label == "DRUG" and t.source.startswith(DRUG_CLASS_SOURCES):
                 label = "DRUGCLASS"  # a class or generic drug: a DRUG detail only when it is a stated cause
             for f in forms:
@@ -434,6 +445,7 @@ class LexiconMatcher:
                     table[toks] = label
                     lengths.setdefault(toks[0], set()).add(len(toks))
         self._table = table
+        self._predicative = predicative
         self._lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
         self._abbr = PhraseMatcher(vocab, attr="ORTH")
         self._abbr_info = {}
@@ -480,6 +492,14 @@ class LexiconMatcher:
                         spans.append(Span(doc, i - 1 if w == "-" and i > 0 else i, i + k, label=label))
         if self.finding_phrases:
             spans.extend(self._findings(doc, lowers))
+        predicative = self._predicative
+        for i, w in enumerate(lowers):  # "the throat was mildly erythematous", "uterus is enlarged"
+            if w in predicative:
+                j = i - 1
+                while j >= 0 and lowers[j] in DEGREE_WORDS:
+                    j -= 1
+                if j >= 0 and lowers[j] in COPULAS:
+                    spans.append(Span(doc, i, i + 1, label="CONDITION"))
         for i, w in enumerate(lowers):  # spine levels "L4-L5", "C5-6" are sites
             if len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
                     and (_SPINE_LEVEL.match(lowers[i + 2]) or lowers[i + 2].isdigit()):
@@ -515,10 +535,14 @@ class LexiconMatcher:
         return doc
 
     def _findings(self, doc: Doc, lowers: List[str]) -> List[Span]:
-        """ "increased intracranial pressure", "decreased breath sounds": an abnormal finding is a CONDITION."""
+        """ "increased intracranial pressure", "decreased breath sounds": an abnormal finding is a CONDITION;
+        so is an imaging finding named by its head noun ("degenerative changes", "fluid collection")."""
         out = []
         n = len(lowers)
         for i, w in enumerate(lowers):
+            if w in FINDING_HEADS and i > 0 and doc[i - 1].is_alpha and lowers[i - 1] not in FINDING_STOP \
+                    and lowers[i - 1] not in FINDING_TRIGGERS and lowers[i - 1] not in {"no", "any", "without"}:
+                out.append(Span(doc, i - 1, i + 1, label="CONDITION"))
             if w not in FINDING_TRIGGERS:
                 continue
             j = i + 1
