@@ -573,8 +573,27 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None
     if getattr(c, "seventh", None):
         full = cs.with_seventh(code, encounter)
         if full and full != code:
-            return full, f"7th character for {_ENCOUNTER_TEXT.get(encounter, encounter)}"
+            full, meaning = _seventh_by_words(cs, full, c.seventh, encounter, doc)
+            return full, f"7th character {full[-1]}: {meaning}"
     return code, how
+
+
+def _seventh_by_words(cs: Any, full: str, seventh: dict[str, str], encounter: str, doc: _Doc) -> tuple[str, str]:
+    """Among the 7th characters for the encounter, the one whose meaning matches the documentation
+    ("open fracture" -> B); the first one (e.g. A, closed fracture) by default."""
+    said = {w for _, ws in doc.phrases for w in ws} | set(doc.head)
+    options = [(ch, m) for ch, m in seventh.items() if m.lower().startswith(encounter)]
+    best = (full, seventh.get(full[-1], encounter))
+    best_score = 0
+    for ch, meaning in options:
+        extra = [w for w in _content(meaning) if w not in {"initial", "subsequent", "encounter", "sequela",
+                                                           "fracture", "routine", "healing"}]
+        score = sum(1 for w in extra if w in said)
+        if score > best_score and extra:
+            v = cs.validate(full[:-1] + ch)
+            if v.valid and v.billable:
+                best, best_score = (v.code, meaning), score
+    return best
 
 
 _SIDES = ("right", "left", "bilateral")
