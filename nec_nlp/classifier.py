@@ -336,7 +336,8 @@ def _best_threshold(y: np.ndarray, proba: np.ndarray) -> float:
     return float(grid[int(np.argmax(scores))])
 
 
-def _sample(records: list[dict[str, Any]], sample: int | None, seed: int) -> list[dict[str, Any]]:
+def sample_records(records: list[dict[str, Any]], sample: int | None, seed: int = 0) -> list[dict[str, Any]]:
+    """``sample`` records drawn at random with ``seed``, in their original order (all of them when None)."""
     if sample is None or sample >= len(records):
         return records
     if sample <= 0:
@@ -377,13 +378,13 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
     is_folder = isinstance(corpus, (str, Path)) and Path(corpus).is_dir()
     records = load_corpus(corpus, "train" if is_folder else None)
     checksum_all = corpus_checksum(records)
-    records = _sample(records, sample, seed)
+    records = sample_records(records, sample, seed)
     labels = Counter(r["label"] for r in records)
     if len(labels) < 2:
         raise InputError("the training corpus needs examples of both labels (specific and nos).")
     if dev is None and is_folder and (Path(corpus) / _SPLIT_FILES["dev"]).is_file():
         dev = Path(corpus) / _SPLIT_FILES["dev"]
-    dev_records = _sample(load_corpus(dev, "dev"), sample, seed) if dev is not None else []
+    dev_records = sample_records(load_corpus(dev, "dev"), sample, seed) if dev is not None else []
     if nlp is None:
         nlp = default_nlp()
     elif nlp is False:

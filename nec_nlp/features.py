@@ -43,7 +43,7 @@ NUMERIC_COLUMNS = (
 #: Where a diagnosis phrase stops when it is widened from the mention into its sentence.
 _LEFT_STOP = re.compile(r"(?:^|[.;:\n(]|\s-\s|\b(?:(?:male|female|man|woman|patient|pt|boy|girl|old|yo|"
                         r"presents|presenting|consistent|diagnosed|along)\s+with|for|has|had|have|is|was|are|were|"
-                        r"presents?|denies|"
+                        r"(?:history|hx|evidence|signs|symptoms|risk|h/o)\s+of|presents?|denies|"
                         r"no|not|negative|history|h/o|hx|s/p|status post|rule out|r/o|diagnosed|treated|admitted|"
                         r"seen|evaluate|evaluation|consistent|likely|possible|probable|suspected)\b)\s*", re.I)
 _RIGHT_STOP = re.compile(r"[.;:\n()]|\s-\s|,?\s+(?:no|not|but|which|that|who|will|continue|continued|stable|"

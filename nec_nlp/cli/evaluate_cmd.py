@@ -16,14 +16,14 @@ def evaluate_model(model_path: Path | None, corpus: Path | None, *, split: str =
                    statements: Path | None = None, plots_dir: Path | None = None, sample: int | None = None,
                    use_pipeline: bool = True) -> dict[str, Any]:
     """Metrics of a saved model (None: the shipped default) on ``corpus``'s split and on the statements."""
-    from nec_nlp.classifier import _sample, default_nlp, evaluate, load_corpus
+    from nec_nlp.classifier import default_nlp, evaluate, load_corpus, sample_records
     from nec_nlp.persistence import load_model
 
     model = load_model(model_path)
     nlp = (default_nlp() if use_pipeline else None) or False
     out: dict[str, Any] = {}
     if corpus is not None:
-        records = _sample(load_corpus(corpus, split), sample, 0)
+        records = sample_records(load_corpus(corpus, split), sample, 0)
         out[split] = evaluate(model, records, split=split, nlp=nlp, plots_dir=plots_dir)
     if statements is not None and statements.is_file():
         for s in ("dev", "test"):

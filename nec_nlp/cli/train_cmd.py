@@ -39,9 +39,9 @@ def train_and_save(corpus: Path, out: Path, *, statements: Path | None = None, s
     for split in ("dev", "test"):
         records: Any = corpus
         if sample is not None:
-            from nec_nlp.classifier import _sample, load_corpus
+            from nec_nlp.classifier import load_corpus, sample_records
 
-            records = _sample(load_corpus(corpus, split), sample, seed)
+            records = sample_records(load_corpus(corpus, split), sample, seed)
         metrics[split] = evaluate(model, records, split=split, nlp=nlp_arg, code_set=code_set,
                                   plots_dir=(out / "plots" / split) if plots else None)
     if statements is not None and statements.is_file():
@@ -65,7 +65,7 @@ def render_metrics(metrics: dict[str, Any]) -> None:
 
     table = Table(title="Specificity model evaluation")
     for col in ("data", "n", "macro-F1", "accuracy", "ECE", "majority F1/acc", "keyword F1/acc"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for name, m in metrics.items():
         b = m["baselines"]
         table.add_row(name, str(m["n"]), f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}",

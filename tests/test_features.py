@@ -1,0 +1,109 @@
+"""Features of one mention: phrase widening, detail strings, shape counts and code-set candidate matching."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from _code_set_fixture import FixtureCodeSet
+from nec_nlp.features import (CANDIDATE_COLUMNS, NUMERIC_COLUMNS, TEXT_COLUMN, CandidateMatcher, content_words,
+                              features_frame, mention_features, mention_phrase, mention_text)
+from nec_nlp.types import Details, Mention
+
+
+def _mention(sentence: str, text: str, **details) -> Mention:
+    start = sentence.find(text)
+    return Mention(text=text, start=start, end=start + len(text), sentence=sentence, details=Details(**details))
+
+
+@pytest.fixture(scope="module")
+def code_set() -> FixtureCodeSet:
+    return FixtureCodeSet()
+
+
+@pytest.mark.parametrize("sentence,text,phrase", [
+    ("MRSA sepsis.", "sepsis", "MRSA sepsis"),
+    ("Patient is a 50-year-old male with pneumonia.", "pneumonia", "pneumonia"),
+    ("Diabetes mellitus with hypoglycemia, no coma.", "Diabetes mellitus", "Diabetes mellitus with hypoglycemia"),
+    ("Extremely large basal cell carcinoma, right lower lid", "carcinoma",
+     "Extremely large basal cell carcinoma, right lower lid"),
+    ("ASSESSMENT: Pneumonia, stable; continue antibiotics.", "Pneumonia", "Pneumonia"),
+    ("History of atrial fibrillation", "atrial fibrillation", "atrial fibrillation"),
+])
+def test_features_phrase_widens_to_the_diagnosis(sentence, text, phrase):
+    assert mention_phrase(_mention(sentence, text)) == phrase
+
+
+def test_features_phrase_without_sentence_is_the_mention():
+    assert mention_phrase(Mention(text="Pneumonia", start=0, end=9)) == "Pneumonia"
+
+
+def test_features_text_adds_details_not_in_the_phrase():
+    m = _mention("Fracture of femur.", "Fracture", site=("femur",), laterality="left", encounter="initial")
+    text = mention_text(m)
+    assert text.startswith("fracture of femur")
+    assert text.count("femur") == 1
+    assert "left" in text and "initial" in text
+
+
+def test_features_dict_has_every_column_and_counts_details():
+    m = _mention("Acute cystitis with hematuria.", "cystitis", type=("acute",), cause=("hematuria",))
+    feats = mention_features(m)
+    assert set(feats) == {TEXT_COLUMN, *NUMERIC_COLUMNS}
+    assert feats["n_type"] == 1.0 and feats["n_cause"] == 1.0 and feats["n_details"] == 2.0
+    assert feats["n_linkers"] >= 1.0
+    assert all(feats[c] == 0.0 for c in CANDIDATE_COLUMNS)  # no code set: no candidate features
+
+
+def test_features_frame_matches_single_rows(code_set):
+    ms = [_mention("Seizures.", "Seizures"), _mention("Crushing injury of left great toe.", "Crushing injury")]
+    frame = features_frame(ms, code_set)
+    assert list(frame.columns) == [TEXT_COLUMN, *NUMERIC_COLUMNS]
+    assert len(frame) == 2
+    for i, m in enumerate(ms):
+        single = mention_features(m, code_set)
+        for col in NUMERIC_COLUMNS:
+            assert frame.loc[i, col] == pytest.approx(single[col]), col
+    assert len(features_frame([], code_set)) == 0
+
+
+def test_features_candidates_tell_unspecified_from_specified(code_set):
+    cols = list(CANDIDATE_COLUMNS)
+    bare, left = features_frame([_mention("Crushing injury of great toe.", "Crushing injury"),
+                                 _mention("Crushing injury of left great toe.", "Crushing injury")], code_set
+                                )[cols].to_numpy()
+    row = dict(zip(cols, bare))
+    assert row["full_nos"] == 1.0 and row["full_exact"] == 0.0
+    row = dict(zip(cols, left))
+    assert row["full_exact"] == 1.0
+    assert row["nos_extra_axis"] == 1.0 and row["nos_extra_free"] == 0.0  # "left" is an axis of S97
+
+
+def test_features_free_modifier_is_not_an_axis(code_set):
+    row = dict(zip(CANDIDATE_COLUMNS, features_frame([_mention("Severe anxiety.", "anxiety")], code_set)
+                   [list(CANDIDATE_COLUMNS)].to_numpy()[0]))
+    assert row["nos_extra_free"] == 1.0 and row["nos_extra_axis"] == 0.0
+
+
+def test_features_hiding_a_code_removes_its_entries(code_set):
+    from nec_nlp.features import candidate_features
+
+    full = candidate_features(["crushing injury of great toe"], code_set)
+    hidden = candidate_features(["crushing injury of great toe"], code_set, hide=["S97.119A"])
+    j = CANDIDATE_COLUMNS.index("full_nos")
+    assert full[0, j] == 1.0 and hidden[0, j] == 0.0
+
+
+def test_features_content_words_normalise_abbreviations():
+    assert content_words("L great toe w/ medication reaction") == {"left", "great", "toe", "drug", "effect"}
+
+
+def test_features_matcher_is_picklable_free():
+    # the fitted pipeline references only module-level functions: the features module pickles by reference
+    import nec_nlp.features as f
+
+    assert pickle.loads(pickle.dumps(f.features_frame)) is f.features_frame
+    m = CandidateMatcher([({"pneumonia"}, set(), "nos", "J18.9")])
+    out = m.match(["pneumonia", "lobar pneumonia"])
+    assert out.shape == (2, len(CANDIDATE_COLUMNS))
+    assert np.all(out[:, CANDIDATE_COLUMNS.index("full_nos")] == [1.0, 0.0])
