@@ -17,11 +17,13 @@ default); the spaCy pipeline itself is never pickled.
 import csv
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
 import multiprocessing
 import os
+import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -231,88 +233,88 @@ def _read_csv(path: Path, columns: Sequence[str], record_cap: int) -> Iterator[_
         missing = [c for c in columns if c not in header]
         if missing:
             raise InputError(f"{path.name}: column(s) {', '.join(missing)} not in the header ({', '.join(header)})")
-        scanner = _QuoteScanner()
-        pos = len(header_line)
-        row = 0
-        lines: list[bytes] = []  # physical lines of the current record (complete lines)
-        size = 0
-        overflow = False
-        head = b""
+        rows = itertools.count(1)
+        yield from _csv_records(f, header, record_cap, rows, f.tell)
 
-        def emit() -> Iterator[_Raw]:
-            nonlocal row
-            if overflow:
-                row += 1
-                text, _ = _decode(head)
-                fields = _head_fields(text, header)
-                yield _Raw(row, fields, "text_too_long", f"record over {record_cap:,} bytes", pos)
-                return
-            raw = b"".join(lines)
-            if not raw.strip():
-                return  # blank line: not a row
-            yield from _csv_raws(raw, lines, header, scanner_open=scanner.open, pos=pos, start_row=row,
-                                 counter=_bump)
 
-        def _bump() -> int:
-            nonlocal row
-            row += 1
-            return row
+def _csv_records(f: Any, header: Sequence[str], record_cap: int, rows: Iterator[int],
+                 tell: Callable[[], int], depth: int = 0) -> Iterator[_Raw]:
+    """Records of a CSV body. A record that cannot be parsed and spans several physical lines (an
+    unterminated quote) yields its first line as ``malformed_row`` and the following lines are read again as
+    records, so no row after it is lost. Records over ``record_cap`` bytes are spilled to a temporary file."""
+    scanner = _QuoteScanner()
+    lines: list[bytes] = []  # physical lines of the current record
+    size = 0
+    spill: Any = None  # temporary file holding an oversized record
+    head = b""
+    for piece in _physical_lines(f):
+        scanner.feed(piece)
+        size += len(piece)
+        if spill is not None:
+            spill.write(piece)
+        elif size > record_cap:
+            spill = tempfile.TemporaryFile()
+            data = b"".join(lines) + piece
+            head = data[:_HEAD]
+            spill.write(data)
+            lines = []
+        elif lines and not lines[-1].endswith(b"\n"):
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+        if piece.endswith(b"\n") and not scanner.open:
+            if spill is not None:
+                spill.close()
+                yield _Raw(next(rows), _head_fields(_decode(head)[0], header), "text_too_long",
+                           f"record over {record_cap:,} bytes", tell())
+            elif b"".join(lines).strip():
+                yield from _csv_lines(lines, header, record_cap, rows, tell, open_quote=False, depth=depth)
+            scanner.reset()
+            lines, size, spill, head = [], 0, None, b""
+    if spill is not None:  # an unterminated quote ran to the end of the file: read the lines again
+        spill.seek(0)
+        first = spill.readline()
+        yield _Raw(next(rows), _head_fields(_decode(first[:_HEAD])[0] + "\n", header), "malformed_row",
+                   "unterminated quote", tell())
+        yield from _csv_records(spill, header, record_cap, rows, tell, depth + 1)
+        spill.close()
+    elif b"".join(lines).strip():
+        yield from _csv_lines(lines, header, record_cap, rows, tell, open_quote=scanner.open, depth=depth)
 
-        for piece in _physical_lines(f):
-            pos += len(piece)
-            scanner.feed(piece)
-            size += len(piece)
-            if overflow:
-                pass
-            elif size > record_cap:
-                overflow = True
-                head = (b"".join(lines) + piece)[:_HEAD]
-                lines = []
-            elif lines and not lines[-1].endswith(b"\n"):
-                lines[-1] += piece
-            else:
-                lines.append(piece)
-            if piece.endswith(b"\n") and not scanner.open:
-                yield from emit()
-                scanner.reset()
-                lines, size, overflow, head = [], 0, False, b""
-        if lines or overflow:
-            yield from emit()
+
+def _csv_lines(lines: list[bytes], header: Sequence[str], record_cap: int, rows: Iterator[int],
+               tell: Callable[[], int], *, open_quote: bool, depth: int = 0) -> Iterator[_Raw]:
+    if len(lines) > 1 and depth > 50:  # pathological input (many broken quotes): one record per line
+        for line in lines:
+            if line.strip():
+                yield from _csv_lines([line], header, record_cap, rows, tell, open_quote=False)
+        return
+    raw = b"".join(lines)
+    text, ok = _decode(raw)
+    parsed = None if open_quote else _parse_csv_record(text, header)
+    if parsed is None and len(lines) > 1:
+        # first line malformed (e.g. an unterminated quote); the lines after it are records again
+        yield from _csv_lines(lines[:1], header, record_cap, rows, tell, open_quote=False)
+        yield from _csv_records(io.BytesIO(b"".join(lines[1:])), header, record_cap, rows, tell, depth + 1)
+        return
+    row = next(rows)
+    if parsed is None:
+        fields = _head_fields(text + "\n", header) if text else {}
+        yield _Raw(row, fields, "malformed_row", f"cannot be parsed as a CSV record with {len(header)} fields",
+                   tell())
+        return
+    rec = dict(zip(header, parsed))
+    yield _Raw(row, rec, None if ok else "undecodable_bytes", "", tell())
 
 
 def _head_fields(text: str, header: Sequence[str]) -> dict[str, Any]:
-    """Best-effort fields from the head of an oversized CSV record (the text itself is dropped)."""
+    """Best-effort fields from the head of an oversized or broken CSV record (the last field is dropped)."""
     try:
         parsed = next(csv.reader(io.StringIO(text, newline="")), [])
     except csv.Error:
         parsed = []
-    # the last parsed field is cut off: keep only the complete ones
     complete = parsed[:-1]
     return {h: v for h, v in zip(header, complete)}
-
-
-def _csv_raws(raw: bytes, lines: list[bytes], header: Sequence[str], *, scanner_open: bool, pos: int,
-              start_row: int, counter: Callable[[], int]) -> Iterator[_Raw]:
-    text, ok = _decode(raw)
-    parsed = None if scanner_open else _parse_csv_record(text, header)
-    if parsed is None and len(lines) > 1:
-        # an unterminated quote or a broken multi-line record: recover the physical lines one by one
-        for line in lines:
-            if not line.strip():
-                continue
-            yield from _csv_raws(line, [line], header, scanner_open=False, pos=pos, start_row=0, counter=counter)
-        return
-    row = counter()
-    if parsed is None:
-        fields = _head_fields(text + "\n", header) if text else {}
-        yield _Raw(row, fields, "malformed_row",
-                   f"cannot be parsed as a CSV record with {len(header)} fields", pos)
-        return
-    rec = dict(zip(header, parsed))
-    if not ok:
-        yield _Raw(row, rec, "undecodable_bytes", "", pos)
-        return
-    yield _Raw(row, rec, None, "", pos)
 
 
 def _read_jsonl(path: Path, columns: Sequence[str], record_cap: int) -> Iterator[_Raw]:

@@ -347,3 +347,32 @@ def test_batch_dead_worker_stops_with_resumable_error(tmp_path):
     written = read_jsonl(out.with_name(out.name + ".part"))
     assert [o["row"] for o in written] == list(range(1, len(written) + 1))
     assert len(written) < 200
+
+
+def test_batch_unterminated_quote_to_end_of_file_loses_no_row(tmp_path):
+    from nec_nlp import batch
+
+    lines = [b"note_id,text\n", b'a,"never closed\n'] + [f"r{i},plain note {i}\n".encode() for i in range(50)]
+    path = tmp_path / "q.csv"
+    path.write_bytes(b"".join(lines))
+    recs = list(read_records(path))
+    assert [(r.row, r.note_id, r.error) for r in recs[:2]] == [(1, "a", "malformed_row"), (2, "r0", None)]
+    assert len(recs) == 51 and all(r.error is None for r in recs[1:])
+    # the same with the swallowed part over the in-memory limit (spilled to a temporary file)
+    big = [b"note_id,text\n", b'a,"never closed\n'] + [f"r{i},{'word ' * 40}\n".encode() for i in range(3000)]
+    path.write_bytes(b"".join(big))
+    recs = list(batch._validate(raw, "note_id", "text", (), 10**6, {})
+                for raw in batch._read_csv(path, ["note_id", "text"], record_cap=100_000))
+    assert len(recs) == 3001 and recs[0].error == "malformed_row"
+    assert all(r.error is None for r in recs[1:]) and recs[-1].note_id == "r2999"
+
+
+def test_batch_oversized_multiline_note_is_one_row(tmp_path):
+    from nec_nlp import batch
+
+    body = ("line of a very long note, with commas\n" * 5000).encode()
+    path = tmp_path / "big.csv"
+    path.write_bytes(b'note_id,text\nbig,"' + body + b'"\nsmall,"ok"\n')
+    raws = list(batch._read_csv(path, ["note_id", "text"], record_cap=50_000))
+    assert [(r.row, r.fields.get("note_id"), r.error) for r in raws] == [(1, "big", "text_too_long"),
+                                                                         (2, "small", None)]
