@@ -93,7 +93,7 @@ TYPE_STOP = {
     "following", "fever", "general", "simple", "true", "false", "secondary", "primary", "complicating",
     "personal", "family", "mother", "maternal", "fetus", "fetal", "perinatal", "due to", "cause", "causing",
     "resulting", "affecting", "involving", "alcohol", "ascending", "descending", "accidental", "auditory",
-    "multiple", "total", "ocular", "sigmoid", "functional", "complete", "local",
+    "multiple", "total", "ocular", "sigmoid", "functional", "complete", "local", "significant",
 }
 CAUSE_WORDS = {
     "postoperative", "postprocedural", "post-procedural", "post-operative", "postsurgical", "post-traumatic",
@@ -569,7 +569,7 @@ TYPE_WORDS_HINT = {
     "transient", "intermittent", "constant", "episodic", "morbid", "controlled", "uncontrolled", "refractory",
     "symptomatic", "asymptomatic", "decompensated", "compensated", "systolic", "diastolic", "displaced",
     "nondisplaced", "comminuted", "open", "closed", "superficial", "deep", "spastic", "flaccid", "major", "minor",
-    "single", "massive", "small", "large", "exacerbation", "acute on chronic", "minimal", "significant",
+    "single", "massive", "small", "large", "exacerbation", "acute on chronic", "minimal",
     "worsening", "extensive", "residual", "mildly", "moderately", "severely", "slightly", "slight", "longstanding",
     "long-standing", "in remission", "central", "high-grade", "low-grade", "recurring", "sudden", "dull", "aching",
     "sharp", "stabbing", "shooting", "burning", "throbbing", "excessive", "productive", "nonproductive", "atrophic",

@@ -62,6 +62,9 @@ RELATION_HEADS = {  # "<head> <next>" introduces a cause phrase; None: any cause
     "attributed": {"to"}, "because": {"of"}, "result": {"of"}, "resulting": {"from"}, "from": None, "after": None,
     "following": None, "since": None,
 }
+SYMPTOM_WORDS = {"symptoms", "symptom", "sick", "problem", "problems", "complaints", "condition", "ill"}
+CAUSE_CONNECTIVES = {"due": {"to"}, "secondary": {"to"}, "caused": {"by"}, "because": {"of"}, "result": {"of"},
+                     "resulting": {"from"}, "attributed": {"to"}, "induced": {"by"}}
 ALLERGY_STOP = {"no", "known", "any", "other", "his", "her", "their", "the", "a", "an", "has", "have", "had",
                 "with", "and", "or", "of", "to", "denies", "nkda", "reports", "possible", "probable", "severe",
                 "seasonal", "multiple", "several", "some", "patient", "admits", "she", "he", "history", "for"}
@@ -631,6 +634,7 @@ class DetailLinker:
             links[_key(ent)] = link
         if absorbed:
             doc.ents = [e for e in ents if _key(e) not in absorbed]
+        self._relations(doc, ents, sid, bounds, links)
         self._nearby(doc, ents, cands, sid, links)
         for ent in ents:
             if ent.text.lower().startswith("allerg"):
@@ -692,6 +696,39 @@ class DetailLinker:
             if best is not None:
                 links[_key(best)][c.label_.lower()].append((c.start, c.end))
                 used.update(range(c.start, c.end))
+
+    def _relations(self, doc: Doc, ents: List[Span], sid: Any, bounds: Any, links: Dict[str, Any]) -> None:
+        """ "(symptoms) may be secondary to biliary disease": a cause phrase in a sentence with a CONDITION is the
+        cause of the nearest CONDITION before it (or the first one of the sentence)."""
+        if not ents:
+            return
+        used = {(s, e) for link in links.values() for s, e in link.get("cause", [])}
+        by_sent: Dict[int, List[Span]] = {}
+        for ent in ents:
+            by_sent.setdefault(int(sid[ent.start]), []).append(ent)
+        n = len(doc)
+        for i in range(n - 1):
+            follow = CAUSE_CONNECTIVES.get(doc[i].lower_)
+            if follow is None or doc[i + 1].lower_ not in follow:
+                continue
+            k = int(sid[i])
+            if k not in by_sent:
+                continue
+            s = i + 2
+            end = int(bounds[k + 1])
+            while s < end and doc[s].lower_ in {"the", "a", "an", "his", "her", "their", "prior", "possible"}:
+                s += 1
+            e = self._phrase_end(doc, s, end)
+            if e <= s or any(a < e and s < b for a, b in used):
+                continue
+            before = [x for x in by_sent[k] if x.end <= i]
+            near = bool(before) and i - before[-1].end <= 10
+            lead = {doc[j].lower_ for j in range(max(0, i - 4), i)}
+            if not near and not (i > 0 and doc[i - 1].lower_ in COPULAS) and not lead & SYMPTOM_WORDS:
+                continue  # "evaluation due to", "not visualized due to": no condition is being explained
+            target = before[-1] if before else by_sent[k][0]
+            links[_key(target)]["cause"].append((s, e))
+            used.add((s, e))
 
     def _allergy(self, doc: Doc, ent: Span, sid: Any, bounds: Any, at: Dict[int, Span],
                  link: Dict[str, Any]) -> None:
@@ -825,7 +862,8 @@ class DetailLinker:
                 inner = [cond_at[i] for i in range(k + 1, e) if i in cond_at]
                 typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
                 words = {doc[i].lower_ for i in range(k + 1, e)}
-                if e > k + 1 and (inner or typed or words & COMPLICATION_WORDS):
+                numeric = any(doc[i].like_num for i in range(k + 1, e))
+                if e > k + 1 and not numeric and (inner or typed or words & COMPLICATION_WORDS):
                     link["type"].append((k, e))  # a condition inside stays a CONDITION of its own
                     k = e
                     continue
