@@ -784,7 +784,7 @@ class DetailLinker:
                 j -= 1
                 continue
             if low in {",", "and", "-", "/", "or", "to"} and j - 1 >= sent_start and (
-                    at.get(j - 1) is not None and at[j - 1].label_ in ("TYPE", "CAUSE")):
+                    at.get(j - 1) is not None and at[j - 1].label_ in ("TYPE", "CAUSE", "SITE")):
                 j -= 1
                 continue
             break
@@ -823,10 +823,14 @@ class DetailLinker:
             return last
         return k
 
-    def _phrase_end(self, doc: Doc, k: int, end: int) -> int:
+    def _phrase_end(self, doc: Doc, k: int, end: int, conditions: Optional[Dict[int, Span]] = None) -> int:
+        """End of a detail phrase starting at k; with ``conditions``, "and"/"or" + a condition continue it."""
         i = k
         while i < end and i - k < self.max_phrase:
             low = doc[i].lower_
+            if low in ("and", "or") and conditions is not None and i > k and i + 1 < end and i + 1 in conditions:
+                i += 1
+                continue
             if low in LINK_STOP or low in {"with", "without", "due", "secondary"} and i > k:
                 break
             i += 1
@@ -858,7 +862,7 @@ class DetailLinker:
                         continue
                 break
             if low in {"with", "without", "w/", "w/o"}:
-                e = self._phrase_end(doc, k + 1, sent_end)
+                e = self._phrase_end(doc, k + 1, sent_end, cond_at)
                 inner = [cond_at[i] for i in range(k + 1, e) if i in cond_at]
                 typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
                 words = {doc[i].lower_ for i in range(k + 1, e)}
