@@ -76,6 +76,12 @@ GENERIC_HEADS = {
 CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
                   "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
                   "sickness", "tumor", "lupus", "trauma"}
+EXTERNAL_STOP = {"activity", "change", "complication", "contact", "disease", "effect", "exposure", "failure",
+                 "food", "high", "low", "object", "procedure", "sequelae", "status", "travel", "victim", "wound",
+                 "legal", "nail", "prolonged", "reduction", "wrong", "took", "earth", "thirst", "hunger", "casualty",
+                 "discharge", "sitting", "standing", "running", "reaching", "kneeling", "fracture", "hemorrhage",
+                 "injury", "shock", "sickness", "radiation", "heat", "noise", "storm", "catching", "ictus", "cat",
+                 "broken", "dropped", "crushed", "frozen", "melting", "hot", "washed", "premature", "thrown"}
 SITE_NOT = {"old", "female", "male", "index", "side", "soft", "newborn", "involving", "respirations", "scar",
             "disease", "syndrome", "penetration", "axis", "midline", "radicular", "respiratory"}
 SITE_STOP = {
@@ -301,6 +307,24 @@ def drugs_from_package() -> list[dict]:
     return out, pkl_path
 
 
+def external_causes(path: Path) -> set[str]:
+    """Events of the Index to External Causes ("fall", "assault") and vehicle accidents ("motor vehicle accident")."""
+    root = ET.parse(path).getroot()
+    out: set[str] = set()
+    for mt in root.iter("mainTerm"):
+        title = clean((mt.findtext("title") or "").split(",")[0])
+        if title and " " not in title and title not in EXTERNAL_STOP and len(title) > 3:
+            out.add(title)
+        if title == "accident":
+            for term in mt.findall("term"):
+                sub = clean((term.findtext("title") or "").split(",")[0])
+                if sub and len(sub.split()) <= 3 and re.search(r"vehicle|car|cycle|truck|bus|motor", sub) \
+                        and not sub.startswith(("in ", "caused", "late", "sequelae", "specified")):
+                    for head in ("accident", "collision", "crash"):
+                        out.add(f"{sub} {head}")
+    return out
+
+
 def drug_table_substances(path: Path) -> tuple[list[str], set[str]]:
     """Medicinal substances of the Table of Drugs (with an adverse-effect code) and all its substance names."""
     root = ET.parse(path).getroot()
@@ -471,6 +495,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
             del conditions[t]
     orgs = organisms(titles)
+    externals = external_causes(d / "icd-10-cm-eindex-2025.xml")
     types = {t for t, n in type_counter.items()
              if n >= 12 and t not in TYPE_STOP and t not in neo and t not in conditions and len(t) > 3
              and t not in orgs and " " not in t and re.search(ADJECTIVE, t)}
@@ -480,7 +505,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     sites = {s for s in sites | neo | (site_candidates - set(conditions) - types) if s not in SITE_STOP
              and s not in SITE_NOT and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
              and s not in TYPE_WORDS_HINT and s not in types and " or " not in s}
-    cause_terms = orgs | CAUSE_WORDS
+    cause_terms = orgs | CAUSE_WORDS | {e for e in externals if e not in conditions and e not in sites}
 
     drug_rows, pkl_path = drugs_from_package()
     drug_terms = {r["term"] for r in drug_rows}
@@ -520,7 +545,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                           for t in sites])
     write("types.jsonl", [{"label": "TYPE", "term": t, "source": "ICD-10-CM index modifiers"} for t in types])
     write("causes.jsonl", [{"label": "CAUSE", "term": t,
-                            "source": "ICD-10-CM tabular organism" if t in orgs else "cause modifier"}
+                            "source": "ICD-10-CM tabular organism" if t in orgs else
+                            "ICD-10-CM external cause index" if t in externals else "cause modifier"}
                            for t in cause_terms])
     write("drugs.jsonl", drug_rows)
 
