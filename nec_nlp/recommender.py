@@ -421,12 +421,14 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
                 pw.extend(max(alts, key=len))
             if not pw:
                 continue
-            pw += _content(getattr(h, "nonessential", None) or "")
             consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
-            if not any(_word_match(p, head) for p in _content(key[0])) and head not in consumed:
+            # nonessential modifiers ("Diabetes (mellitus)") help rank the entry but stay free for subterms
+            noness = _content(getattr(h, "nonessential", None) or "")
+            n_free = sum(1 for w in words if w not in consumed and any(_word_match(p, w) for p in noness))
+            if not any(_word_match(p, head) for p in _content(key[0]) + noness) and head not in consumed:
                 continue
             seen.add((key, getattr(h, "row", None)))
-            found.append((j - i, len(consumed), h, consumed, lenient))
+            found.append((j - i, len(consumed) + n_free, h, consumed, lenient))
     found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     strict = [f for f in found if not f[4]]
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
