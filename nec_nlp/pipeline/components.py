@@ -27,7 +27,7 @@ from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
-from spacy.util import ensure_path, filter_spans
+from spacy.util import ensure_path
 
 from nec_nlp.pipeline.rules import (
     DETAIL_LABELS,
@@ -149,6 +149,18 @@ def sentence_ids(doc: Doc) -> "numpy.ndarray":
     return numpy.cumsum(starts == 1) - 1
 
 
+WORDS_KEY = "_nec_words"
+
+
+def token_texts(doc: Doc) -> List[str]:
+    """Token texts of ``doc``, computed once per doc by the first component that needs them."""
+    words = doc.user_data.get(WORDS_KEY)
+    if words is None or len(words) != len(doc):
+        words = [t.text for t in doc]
+        doc.user_data[WORDS_KEY] = words
+    return words
+
+
 def register_extensions() -> None:
     """Register the Doc/Span extensions this pipeline sets (idempotent; called by every constructor)."""
     if not Doc.has_extension("nec_sections"):
@@ -237,7 +249,7 @@ class RuleSentencizer:
         n = len(doc)
         if n == 0:
             return doc
-        words = [t.text for t in doc]
+        words = token_texts(doc)
         starts = numpy.full(n, -1, dtype="int32")
         starts[0] = 1
         if self.split_on_headers:
@@ -480,8 +492,8 @@ class LexiconMatcher:
             self.initialize()
         assert self._table is not None and self._abbr is not None and self._matcher is not None
         strings = doc.vocab.strings
-        spans: List[Span] = []
-        lowers = [t.lower_ for t in doc]
+        found: List[Tuple[int, int, str]] = []  # (start, end, label); Spans are made for the kept ones only
+        lowers = [w.lower() for w in token_texts(doc)]
         table, lengths = self._table, self._lengths
         n = len(lowers)
         for i, w in enumerate(lowers):
@@ -492,9 +504,9 @@ class LexiconMatcher:
                 if i + k <= n:
                     label = table.get(tuple(lowers[i:i + k]))
                     if label is not None:  # "drug - induced": the cause word is before the hyphen
-                        spans.append(Span(doc, i - 1 if w == "-" and i > 0 else i, i + k, label=label))
+                        found.append((i - 1 if w == "-" and i > 0 else i, i + k, label))
         if self.finding_phrases:
-            spans.extend(self._findings(doc, lowers))
+            found.extend(self._findings(doc, lowers))
         predicative = self._predicative
         for i, w in enumerate(lowers):  # "the throat was mildly erythematous", "uterus is enlarged"
             if w in predicative:
@@ -502,34 +514,43 @@ class LexiconMatcher:
                 while j >= 0 and lowers[j] in DEGREE_WORDS:
                     j -= 1
                 if j >= 0 and lowers[j] in COPULAS:
-                    spans.append(Span(doc, i, i + 1, label="CONDITION"))
-        for i, w in enumerate(lowers):  # spine levels "L4-L5", "C5-6" are sites
-            if len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
+                    found.append((i, i + 1, "CONDITION"))
+            elif len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
                     and (_SPINE_LEVEL.match(lowers[i + 2]) or lowers[i + 2].isdigit()):
-                spans.append(Span(doc, i, i + 3, label="SITE"))
+                found.append((i, i + 3, "SITE"))  # spine levels "L4-L5", "C5-6" are sites
         abbr_hits: Dict[Tuple[int, int], Abbreviation] = {}
         for mid, s, e in self._abbr(doc):
             a = self._abbr_info[strings[mid]]
             abbr_hits[(s, e)] = a
-            spans.append(Span(doc, s, e, label=a.label))
+            found.append((s, e, a.label))
         run = len(self._matcher) and (None in self._pattern_firsts or not self._pattern_firsts.isdisjoint(lowers))
         for mid, s, e in self._matcher(doc) if run else ():
-            if doc[s].text == "-" and s > 0:  # "drug - induced": the cause word is before the hyphen
+            if lowers[s] == "-" and s > 0:  # "drug - induced": the cause word is before the hyphen
                 s -= 1
-            spans.append(Span(doc, s, e, label=strings[mid].split(":", 1)[0]))
-        headers = doc._.nec_headers
-        if headers:  # words of a section header ("ALLERGIES:", "HISTORY OF PRESENT ILLNESS:") are no mentions
-            in_header = bytearray(n + 1)
-            for h in headers:
-                in_header[h[3]:h[4]] = b"\x01" * (h[4] - h[3])
-            spans = [sp for sp in spans if not (in_header[sp.start] or in_header[sp.end - 1])]
-        spans.sort(key=lambda sp: (self.PRIORITY.get(sp.label_, 9), sp.start))
-        kept = filter_spans(spans)
-        conditions = [sp for sp in kept if sp.label_ == "CONDITION"
-                      and not (sp.end < n and lowers[sp.end] in NOT_A_CONDITION_BEFORE)
-                      and not (sp.start > 0 and lowers[sp.start - 1] in NOT_A_CONDITION_AFTER)]
+            found.append((s, e, strings[mid].split(":", 1)[0]))
+        # longest first, then CONDITION before details, then leftmost; no overlaps; never inside a header
+        taken = bytearray(n + 1)
+        for h in doc._.nec_headers or ():  # "ALLERGIES:", "HISTORY OF PRESENT ILLNESS:" hold no mentions
+            taken[h[3]:h[4]] = b"\x01" * (h[4] - h[3])
+        priority = self.PRIORITY
+        found.sort(key=lambda f: (f[0] - f[1], priority.get(f[2], 9), f[0]))
+        conditions: List[Span] = []
+        others: List[Span] = []
+        for s, e, label in found:
+            if any(taken[s:e]):
+                continue
+            taken[s:e] = b"\x01" * (e - s)
+            if label == "CONDITION":
+                if (e < n and lowers[e] in NOT_A_CONDITION_BEFORE) or (s > 0 and lowers[s - 1] in
+                                                                        NOT_A_CONDITION_AFTER):
+                    continue
+                conditions.append(Span(doc, s, e, label=label))
+            else:
+                others.append(Span(doc, s, e, label=label))
+        conditions.sort(key=lambda sp: sp.start)
+        others.sort(key=lambda sp: sp.start)
         doc.ents = conditions
-        doc.spans[CANDIDATES] = [sp for sp in kept if sp.label_ != "CONDITION"]
+        doc.spans[CANDIDATES] = others
         links: Dict[str, Any] = {}
         for (s, e), a in abbr_hits.items():
             if a.qualifier:
@@ -537,22 +558,22 @@ class LexiconMatcher:
         doc._.nec_links = links
         return doc
 
-    def _findings(self, doc: Doc, lowers: List[str]) -> List[Span]:
+    def _findings(self, doc: Doc, lowers: List[str]) -> List[Tuple[int, int, str]]:
         """ "increased intracranial pressure", "decreased breath sounds": an abnormal finding is a CONDITION;
         so is an imaging finding named by its head noun ("degenerative changes", "fluid collection")."""
         out = []
         n = len(lowers)
         for i, w in enumerate(lowers):
-            if w in FINDING_HEADS and i > 0 and doc[i - 1].is_alpha and lowers[i - 1] not in FINDING_STOP \
+            if w in FINDING_HEADS and i > 0 and lowers[i - 1].isalpha() and lowers[i - 1] not in FINDING_STOP \
                     and lowers[i - 1] not in FINDING_TRIGGERS and lowers[i - 1] not in {"no", "any", "without"}:
-                out.append(Span(doc, i - 1, i + 1, label="CONDITION"))
+                out.append((i - 1, i + 1, "CONDITION"))
             if w not in FINDING_TRIGGERS:
                 continue
             j = i + 1
-            while j < n and j - i <= 4 and doc[j].is_alpha and lowers[j] not in FINDING_STOP:
+            while j < n and j - i <= 4 and lowers[j].isalpha() and lowers[j] not in FINDING_STOP:
                 j += 1
             if j - i >= 2:
-                out.append(Span(doc, i, j, label="CONDITION"))
+                out.append((i, j, "CONDITION"))
         return out
 
     def to_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> None:
@@ -663,6 +684,7 @@ class DetailLinker:
                 details.append(c)
         details.sort(key=lambda sp: (sp.start, sp.end))
         doc.spans[DETAILS] = details
+        doc.user_data.pop(WORDS_KEY, None)
         return doc
 
     @staticmethod
@@ -706,10 +728,11 @@ class DetailLinker:
         by_sent: Dict[int, List[Span]] = {}
         for ent in ents:
             by_sent.setdefault(int(sid[ent.start]), []).append(ent)
+        lowers = [w.lower() for w in token_texts(doc)]
         n = len(doc)
         for i in range(n - 1):
-            follow = CAUSE_CONNECTIVES.get(doc[i].lower_)
-            if follow is None or doc[i + 1].lower_ not in follow:
+            follow = CAUSE_CONNECTIVES.get(lowers[i])
+            if follow is None or lowers[i + 1] not in follow:
                 continue
             k = int(sid[i])
             if k not in by_sent:
