@@ -771,7 +771,7 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
             overlap = sum(1 for w in set(_content(site)) if any(_word_match(w, e) for e in entry))
             if not overlap:
                 continue
-            cands.append(_Cand(code, 3.0 + 0.2 * overlap - 0.01 * i - (0 if exact else 0.1),
+            cands.append(_Cand(code, 3.0 + 0.2 * overlap - 0.3 * i - (0 if exact else 0.1),
                                ("Table of Neoplasms", nc.matched_entry or site, behaviour.replace("_", " ")),
                                "neoplasms", tuple(_content(site)), note=getattr(nc, "note", None)))
     return cands
@@ -954,7 +954,8 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
 
 _GENERIC_TITLE = frozenset(_stem(w) for w in (
     "unspecified other specified elsewhere classified nec nos not without with and of due to initial subsequent "
-    "encounter sequela for in the or by site type").split())
+    "encounter sequela for in the or by site type malignant neoplasm secondary primary benign behavior "
+    "uncertain").split())
 
 
 def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
