@@ -618,9 +618,11 @@ class DetailLinker:
         self.max_phrase = max_phrase
         self.site_window = site_window
         self.type_window = type_window
+        self._lw: List[str] = []  # lower-cased token texts of the doc being processed
         register_extensions()
 
     def __call__(self, doc: Doc) -> Doc:
+        self._lw = [w.lower() for w in token_texts(doc)]
         cands = list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else []
         at: Dict[int, Span] = {}
         for c in cands:
@@ -728,7 +730,7 @@ class DetailLinker:
         by_sent: Dict[int, List[Span]] = {}
         for ent in ents:
             by_sent.setdefault(int(sid[ent.start]), []).append(ent)
-        lowers = [w.lower() for w in token_texts(doc)]
+        lowers = self._lw
         n = len(doc)
         for i in range(n - 1):
             follow = CAUSE_CONNECTIVES.get(lowers[i])
@@ -739,15 +741,15 @@ class DetailLinker:
                 continue
             s = i + 2
             end = int(bounds[k + 1])
-            while s < end and doc[s].lower_ in {"the", "a", "an", "his", "her", "their", "prior", "possible"}:
+            while s < end and self._lw[s] in {"the", "a", "an", "his", "her", "their", "prior", "possible"}:
                 s += 1
             e = self._phrase_end(doc, s, end)
             if e <= s or any(a < e and s < b for a, b in used):
                 continue
             before = [x for x in by_sent[k] if x.end <= i]
             near = bool(before) and i - before[-1].end <= 10
-            lead = {doc[j].lower_ for j in range(max(0, i - 4), i)}
-            if not near and not (i > 0 and doc[i - 1].lower_ in COPULAS) and not lead & SYMPTOM_WORDS:
+            lead = {self._lw[j] for j in range(max(0, i - 4), i)}
+            if not near and not (i > 0 and self._lw[i - 1] in COPULAS) and not lead & SYMPTOM_WORDS:
                 continue  # "evaluation due to", "not visualized due to": no condition is being explained
             target = before[-1] if before else by_sent[k][0]
             links[_key(target)]["cause"].append((s, e))
@@ -759,19 +761,19 @@ class DetailLinker:
         k = int(sid[ent.start])
         start, end = int(bounds[k]), int(bounds[k + 1])
         j = ent.start
-        while j - 1 >= start and doc[j - 1].is_alpha and doc[j - 1].lower_ not in ALLERGY_STOP:
+        while j - 1 >= start and self._lw[j - 1].isalpha() and self._lw[j - 1] not in ALLERGY_STOP:
             j -= 1
         if j < ent.start and ent.start - j <= 3:
             link["cause"].append((j, ent.start))
         i = ent.end
-        if i < end and doc[i].lower_ in {"to", "of"}:
+        if i < end and self._lw[i] in {"to", "of"}:
             i += 1
             items = 0
             while i < end and items < 6:
-                while i < end and doc[i].lower_ in {",", "and", "or", "the", "a", "/"}:
+                while i < end and self._lw[i] in {",", "and", "or", "the", "a", "/"}:
                     i += 1
                 e = i
-                while e < end and doc[e].lower_ not in {",", "and", "or", ".", ";", ":", "/", "("} and e - i < 4:
+                while e < end and self._lw[e] not in {",", "and", "or", ".", ";", ":", "/", "("} and e - i < 4:
                     e += 1
                 if e == i:
                     break
@@ -793,7 +795,7 @@ class DetailLinker:
                 if c.label_ == "SITE":
                     site_end = site_end or c.end
                     start = c.start
-                    while start - 1 >= sent_start and doc[start - 1].lower_ in SITE_EXTENDERS:
+                    while start - 1 >= sent_start and self._lw[start - 1] in SITE_EXTENDERS:
                         start -= 1
                     link["site"].insert(0, (start, site_end))
                     site_end = None
@@ -815,15 +817,15 @@ class DetailLinker:
     def _site_phrase(self, doc: Doc, k: int, end: int, at: Dict[int, Span], link: Dict[str, Any]) -> int:
         """Consume "(the) (left) lower lobe (of the lung)" from token k; returns the next index."""
         i = k
-        while i < end and doc[i].lower_ in {"the", "his", "her", "their", "both", "a"}:
-            if doc[i].lower_ == "both":
+        while i < end and self._lw[i] in {"the", "his", "her", "their", "both", "a"}:
+            if self._lw[i] == "both":
                 link["laterality"] = link["laterality"] or "bilateral"
             i += 1
         start = None
         last = None
         found_site = False
         while i < end:
-            low = doc[i].lower_
+            low = self._lw[i]
             c = at.get(i)
             if low in LATERALITY and start is None:
                 link["laterality"] = link["laterality"] or LATERALITY[low]
@@ -850,7 +852,7 @@ class DetailLinker:
         """End of a detail phrase starting at k; with ``conditions``, "and"/"or" + a condition continue it."""
         i = k
         while i < end and i - k < self.max_phrase:
-            low = doc[i].lower_
+            low = self._lw[i]
             if low in ("and", "or") and conditions is not None and i > k and i + 1 < end and i + 1 in conditions:
                 i += 1
                 continue
@@ -888,8 +890,8 @@ class DetailLinker:
                 e = self._phrase_end(doc, k + 1, sent_end, cond_at)
                 inner = [cond_at[i] for i in range(k + 1, e) if i in cond_at]
                 typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
-                words = {doc[i].lower_ for i in range(k + 1, e)}
-                numeric = any(doc[i].like_num for i in range(k + 1, e))
+                words = {self._lw[i] for i in range(k + 1, e)}
+                numeric = any(self._lw[i][:1].isdigit() for i in range(k + 1, e))
                 if e > k + 1 and not numeric and (inner or typed or words & COMPLICATION_WORDS):
                     link["type"].append((k, e))  # a condition inside stays a CONDITION of its own
                     k = e
@@ -899,14 +901,14 @@ class DetailLinker:
                 follow = RELATION_HEADS[low]
                 s = k + 1
                 if follow is not None:
-                    if s < sent_end and doc[s].lower_ in follow:
+                    if s < sent_end and self._lw[s] in follow:
                         s += 1
                     else:
                         break
                 elif not any((at.get(i) is not None and at[i].label_ in ("CAUSE", *DRUG_LABELS)) or i in cond_at
                              for i in range(s, min(sent_end, s + 4))):
                     break
-                while s < sent_end and doc[s].lower_ in {"the", "a", "an", "his", "her"}:
+                while s < sent_end and self._lw[s] in {"the", "a", "an", "his", "her"}:
                     s += 1
                 e = self._phrase_end(doc, s, sent_end)
                 if e > s:
@@ -920,14 +922,13 @@ class DetailLinker:
                 break
             break
 
-    @staticmethod
-    def _drug_after(doc: Doc, k: int, end: int, at: Dict[int, Span]) -> Optional[Span]:
+    def _drug_after(self, doc: Doc, k: int, end: int, at: Dict[int, Span]) -> Optional[Span]:
         i = k
         while i < end and i - k < 5:
             c = at.get(i)
             if c is not None and c.label_ in DRUG_LABELS:
                 return c
-            if doc[i].lower_ in LINK_STOP:
+            if self._lw[i] in LINK_STOP:
                 return None
             i += 1
         return None
