@@ -105,7 +105,8 @@ _ENCOUNTER_TEXT = {"initial": "initial encounter", "subsequent": "subsequent enc
 
 
 _NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "first": "1", "second": "2", "third": "3", "fourth": "4",
-             "one": "1", "two": "2", "three": "3", "four": "4", "grade": "degree"}
+             "one": "1", "two": "2", "three": "3", "four": "4", "grade": "degree", "1st": "1", "2nd": "2",
+             "3rd": "3", "4th": "4", "5th": "5"}
 
 
 def _stem(word: str) -> str:
