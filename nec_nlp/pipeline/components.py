@@ -718,8 +718,11 @@ class DetailLinker:
                 if 0 <= d < dist:
                     best, dist = ent, d
             if best is not None:
-                links[_key(best)][c.label_.lower()].append((c.start, c.end))
+                link = links[_key(best)]
+                link[c.label_.lower()].append((c.start, c.end))
                 used.update(range(c.start, c.end))
+                if c.label_ == "SITE" and c.start > 0 and self._lw[c.start - 1] in LATERALITY:
+                    link["laterality"] = link["laterality"] or LATERALITY[self._lw[c.start - 1]]
 
     def _relations(self, doc: Doc, ents: List[Span], sid: Any, bounds: Any, links: Dict[str, Any]) -> None:
         """ "(symptoms) may be secondary to biliary disease": a cause phrase in a sentence with a CONDITION is the
@@ -817,9 +820,10 @@ class DetailLinker:
     def _site_phrase(self, doc: Doc, k: int, end: int, at: Dict[int, Span], link: Dict[str, Any]) -> int:
         """Consume "(the) (left) lower lobe (of the lung)" from token k; returns the next index."""
         i = k
+        laterality = None  # kept only when a site follows ("in both grandfathers" is no laterality)
         while i < end and self._lw[i] in {"the", "his", "her", "their", "both", "a"}:
             if self._lw[i] == "both":
-                link["laterality"] = link["laterality"] or "bilateral"
+                laterality = "bilateral"
             i += 1
         start = None
         last = None
@@ -828,7 +832,7 @@ class DetailLinker:
             low = self._lw[i]
             c = at.get(i)
             if low in LATERALITY and start is None:
-                link["laterality"] = link["laterality"] or LATERALITY[low]
+                laterality = laterality or LATERALITY[low]
                 i += 1
                 continue
             if c is not None and c.label_ == "SITE":
@@ -845,6 +849,7 @@ class DetailLinker:
             break
         if found_site and start is not None and last is not None:
             link["site"].append((start, last))
+            link["laterality"] = link["laterality"] or laterality
             return last
         return k
 
