@@ -153,6 +153,7 @@ class _Doc:
     encounter: str | None
     negative: set[int] = field(default_factory=set)  # indexes of phrases stated as absent ("without hematuria")
     originals: list[str] = field(default_factory=list)  # the documented surface string of each phrase
+    other_specified: bool = False  # the provider wrote "other (specified) X": a type the code set has no code for
 
     def described(self, matched: Iterable[str]) -> list[str]:
         """'axis "surface"' for each documented phrase that shares a word with ``matched``."""
@@ -211,8 +212,12 @@ def _documented(mention: Mention) -> _Doc:
         if laterality is None:
             sides = {w for w in context if w in ("right", "left", "bilateral")}
             laterality = sides.pop() if len(sides) == 1 else None
+    sent = (mention.sentence or "").lower()
+    at = sent.find(mention.text.lower())
+    lead = _WORD.findall(sent[:at])[-3:] if at >= 0 else []
+    other = "other" in lead[-2:] or _WORD.findall(mention.text.lower())[:1] == ["other"]
     return _Doc(head=head, phrases=phrases, laterality=laterality, encounter=d.encounter, negative=negative,
-                originals=originals)
+                originals=originals, other_specified=other)
 
 
 def _alternatives(term: str) -> list[list[str]]:
@@ -524,6 +529,8 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
     descriptors |= set(_content(getattr(hit, "nonessential", None) or ""))
     leftover_axes = {axis for axis, ws in doc.phrases
                      if axis in ("type", "cause") and any(w not in used and w not in descriptors for w in ws)}
+    if doc.other_specified:
+        leftover_axes.add("type")
     if not leftover_axes:
         return None
     preferred = []
@@ -870,8 +877,8 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (
                 not (used1 - used0) and len(path) == 1)
             end_obj = cs.get(end_code.rstrip("-")) if end_code else None
-            if end_obj is not None and specificity.verdict == "specific" and end_obj.kind == "nos" \
-                    and "unspecified" in end_obj.title.lower():
+            if end_obj is not None and (specificity.verdict == "specific" or doc.other_specified) \
+                    and end_obj.kind == "nos" and "unspecified" in end_obj.title.lower():
                 nec = _nec_subterm(cs, end, doc, used1)
                 if nec is not None and _hit_code(nec):
                     cands.append(_Cand(_hit_code(nec), 2.0 - 0.3 * rank, tuple(nec.path), "index",
@@ -903,6 +910,8 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
     leftover = {w for axis, ws in doc.phrases if axis != "context" for w in ws
                 if w not in used and w not in descriptors} if use is None else set()
+    if doc.other_specified and use is None:
+        leftover.add("other")
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
     missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
@@ -1011,7 +1020,8 @@ def _rationale(doc: _Doc, spec: Specificity, info: list[dict[str, Any]], enc_not
         parts.append("Documented " + "; ".join(what) + " matched " + (f'"{c.path[-1]}"' if c.path else "the title")
                      + ".")
     if leftover:
-        parts.append("Documented but without a code of its own: " + "; ".join(doc.described(leftover)) + ".")
+        what = doc.described(leftover) + (['"other (specified)" type'] if "other" in leftover else [])
+        parts.append("Documented but without a code of its own: " + "; ".join(what) + ".")
     if c.note:
         parts.append(c.note[0].upper() + c.note[1:] + ".")
     if info[0]["how"]:

@@ -134,3 +134,30 @@ def test_rule_specificity_is_transparent():
     assert rule_specificity(mention("epilepsy", type=["focal"])).verdict == "specific"
     assert rule_specificity(mention("adverse reaction", drug=["medication"])).verdict == "nos"
     assert rule_specificity(mention("adverse effect", drug=["oseltamivir"])).verdict == "specific"
+
+
+@pytest.mark.parametrize(("sentence", "code", "kind"), [
+    ("Other specified hypothyroidism.", "E03.8", "nec"),
+    ("Other seizures.", "G40.89", "nec"),
+    ("Hypothyroidism.", "E03.9", "nos"),
+])
+def test_recommender_other_specified_takes_the_index_nec_entry(cs, sentence, code, kind):
+    head = sentence.rstrip(".").split()[-1]
+    start = sentence.find(head)
+    m = Mention(head, start, start + len(head), sentence=sentence)
+    sm = recommend(m, rule_specificity(m, cs), cs)
+    assert (sm.codes[0].code, sm.codes[0].kind) == (code, kind)
+
+
+def test_recommender_open_fracture_takes_the_open_seventh_character(cs):
+    sentence = "Open calcaneus fracture on the right"
+    m = Mention("fracture", 15, 23, details=Details(site=("calcaneus",), laterality="right"), sentence=sentence)
+    top = recommend(m, SPECIFIC, cs).codes[0]
+    assert top.code.startswith("S92.0") and top.code.endswith("B")
+    assert "right" in top.title.lower() and "open fracture" in top.title.lower()
+
+
+def test_rule_specificity_with_code_set_uses_the_index_nos_default(cs):
+    assert rule_specificity(mention("pain", cause=["postoperative"]), cs).verdict == "nos"
+    assert rule_specificity(mention("pain", cause=["postoperative"], type=["neuropathic"]), cs).verdict == "specific"
+    assert rule_specificity(mention("epilepsy", type=["focal"]), cs).verdict == "specific"
