@@ -597,7 +597,7 @@ class LexiconMatcher:
     "nec_linker",
     assigns=["doc._.nec_links", "doc.spans"],
     requires=["doc.ents", "token.is_sent_start"],
-    default_config={"max_phrase": 6, "site_window": 5, "type_window": 3},
+    default_config={"max_phrase": 6, "site_window": 8, "type_window": 3},
 )
 def make_linker(nlp: Language, name: str, max_phrase: int, site_window: int, type_window: int) -> "DetailLinker":
     return DetailLinker(nlp, name, max_phrase=max_phrase, site_window=site_window, type_window=type_window)
@@ -612,7 +612,7 @@ class DetailLinker:
     phrase anywhere after it in the sentence.
     """
 
-    def __init__(self, nlp: Language, name: str = "nec_linker", *, max_phrase: int = 6, site_window: int = 5,
+    def __init__(self, nlp: Language, name: str = "nec_linker", *, max_phrase: int = 6, site_window: int = 8,
                  type_window: int = 3) -> None:
         self.name = name
         self.max_phrase = max_phrase
