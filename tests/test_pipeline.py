@@ -295,3 +295,35 @@ def test_lexicon_manifest_has_no_problems():
     manifest = json.loads(resources.files("nec_nlp.pipeline").joinpath("resources", "manifest.json").read_text())
     assert manifest["problems"] == []
     assert manifest["counts"]["CONDITION"] > 5000 and manifest["counts"]["DRUG"] > 5000
+
+
+@pytest.mark.parametrize("label,word", [("CONDITION", "history"), ("CONDITION", "left"), ("CONDITION", "old"),
+                                        ("CONDITION", "blood"), ("CONDITION", "heart"), ("SITE", "pain"),
+                                        ("SITE", "left"), ("SITE", "old"), ("TYPE", "left")])
+def test_lexicon_common_words_filtered(label, word):
+    from nec_nlp.pipeline.rules import default_lexicon
+
+    assert not any(t.label == label and t.term == word for t in default_lexicon())
+
+
+def test_lexicon_abbreviation_expansions_are_terms():
+    from nec_nlp.pipeline.rules import default_abbreviations, default_lexicon
+
+    terms = {(t.label, t.term) for t in default_lexicon()}
+    for a in default_abbreviations():
+        assert (a.label, a.expansion.lower()) in terms, a.abbr
+
+
+def test_build_lexicons_script_is_deterministic(shared_dir, tmp_path, project_root):
+    """The script rebuilds the packaged lexicons from the sources byte for byte."""
+    import shutil
+    import subprocess
+    import sys
+
+    out = tmp_path / "res"
+    shutil.copytree(project_root / "nec_nlp" / "pipeline" / "resources", out)
+    subprocess.run([sys.executable, str(project_root / "scripts" / "build_lexicons.py"), "--shared",
+                    str(shared_dir), "--out", str(out)], check=True, capture_output=True)
+    for name in ("conditions.jsonl", "sites.jsonl", "types.jsonl", "causes.jsonl"):
+        packaged = (project_root / "nec_nlp" / "pipeline" / "resources" / name).read_bytes()
+        assert (out / name).read_bytes() == packaged, name
