@@ -1275,7 +1275,8 @@ def evaluate_codes(scorer: Any, path: str | Path, split: str | None = "dev") -> 
         c5 = any(c in accepted for c in codes[:5])
         k_ok = kind == row["kind"]
         for key in ("all", row["kind"]):
-            per[key].update({"n": 1, "code@1": int(c1), "code@5": int(c5), "kind": int(k_ok)})
+            per[key].update({"n": 1, "code@1": int(c1), "code@5": int(c5), "kind": int(k_ok),
+                             "found": int(sm is not None), "found@1": int(c1 and sm is not None)})
         if not c1 or not k_ok:
             errors.append({"id": row.get("id"), "accepted": row["accepted"], "kind": row["kind"],
                            "got": codes[:5], "got_kind": kind, "mention": sm.mention.text if sm else None})
@@ -1285,5 +1286,8 @@ def evaluate_codes(scorer: Any, path: str | Path, split: str | None = "dev") -> 
         return {"n": c["n"], "code@1": c["code@1"] / n, "code@5": c["code@5"] / n, "kind_accuracy": c["kind"] / n}
 
     overall = figures(per["all"])
+    found = per["all"]["found"]
+    overall["mention_found"] = found / (per["all"]["n"] or 1)  # statements where extraction found the target
+    overall["code@1_when_found"] = per["all"]["found@1"] / (found or 1)
     return {**overall, "split": split, "per_kind": {k: figures(v) for k, v in sorted(per.items()) if k != "all"},
             "errors": errors}

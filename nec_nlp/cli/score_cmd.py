@@ -90,7 +90,11 @@ def _evaluation_table(res: dict[str, Any]) -> None:
     rows = [("overall", res), *sorted(res["per_kind"].items())]
     for name, r in rows:
         table.add_row(name, str(r["n"]), f"{r['code@1']:.3f}", f"{r['code@5']:.3f}", f"{r['kind_accuracy']:.3f}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if "mention_found" in res:
+        console.print(f"target mention found by extraction: {res['mention_found']:.3f}; "
+                      f"code@1 where found: {res['code@1_when_found']:.3f}")
 
 
 def register(app: typer.Typer) -> None:
