@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
-from spacy.attrs import SENT_START
+from spacy.attrs import SENT_START, SPACY
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -150,6 +150,7 @@ def sentence_ids(doc: Doc) -> "numpy.ndarray":
 
 
 WORDS_KEY = "_nec_words"
+LOWERS_KEY = "_nec_lowers"
 
 
 def token_texts(doc: Doc) -> List[str]:
@@ -159,6 +160,21 @@ def token_texts(doc: Doc) -> List[str]:
         words = [t.text for t in doc]
         doc.user_data[WORDS_KEY] = words
     return words
+
+
+def doc_text(doc: Doc) -> str:
+    """``doc.text`` built from the cached token texts (cheaper than creating every Token again)."""
+    spaces = doc.to_array(SPACY).tolist()
+    return "".join([w + " " if sp else w for w, sp in zip(token_texts(doc), spaces)])
+
+
+def lower_texts(doc: Doc) -> List[str]:
+    """Lower-cased token texts, computed once per doc."""
+    lowers = doc.user_data.get(LOWERS_KEY)
+    if lowers is None or len(lowers) != len(doc):
+        lowers = [w.lower() for w in token_texts(doc)]
+        doc.user_data[LOWERS_KEY] = lowers
+    return lowers
 
 
 def register_extensions() -> None:
@@ -332,7 +348,7 @@ class Sectionizer:
         assert self._regex is not None
         sections: List[List[Any]] = []
         current: Optional[str] = None
-        text = doc.text
+        text = doc_text(doc)
         headers = []
         for start, end, header in find_headers(text, self._regex):
             span = doc.char_span(start, end, alignment_mode="expand")
@@ -493,7 +509,7 @@ class LexiconMatcher:
         assert self._table is not None and self._abbr is not None and self._matcher is not None
         strings = doc.vocab.strings
         found: List[Tuple[int, int, str]] = []  # (start, end, label); Spans are made for the kept ones only
-        lowers = [w.lower() for w in token_texts(doc)]
+        lowers = lower_texts(doc)
         table, lengths = self._table, self._lengths
         n = len(lowers)
         for i, w in enumerate(lowers):
@@ -622,7 +638,7 @@ class DetailLinker:
         register_extensions()
 
     def __call__(self, doc: Doc) -> Doc:
-        self._lw = [w.lower() for w in token_texts(doc)]
+        self._lw = lower_texts(doc)
         cands = list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else []
         at: Dict[int, Span] = {}
         for c in cands:
@@ -687,6 +703,7 @@ class DetailLinker:
         details.sort(key=lambda sp: (sp.start, sp.end))
         doc.spans[DETAILS] = details
         doc.user_data.pop(WORDS_KEY, None)
+        doc.user_data.pop(LOWERS_KEY, None)
         return doc
 
     @staticmethod
