@@ -272,13 +272,14 @@ class SpecificityModel:
 
 
 def build_pipeline(seed: int = 0, groups: Sequence[str] | None = None, n_folds: int = 3, *,
-                   calibrate: bool = True) -> Any:
+                   calibrate: bool = True, C: float = 4.0) -> Any:
     """The unfitted scikit-learn pipeline (feature frame -> calibrated logistic regression).
 
     Args:
         seed: Random state of the classifier.
         groups: Category of each training row; calibration folds are then grouped by it (unseen categories).
         n_folds: Calibration folds.
+        C: Inverse regularisation strength of the logistic regression.
         calibrate: False: the classifier step is the bare logistic regression (calibrate it afterwards, e.g. on
             held-out data with ``CalibratedClassifierCV(FrozenEstimator(pipeline))``).
 
@@ -301,7 +302,7 @@ def build_pipeline(seed: int = 0, groups: Sequence[str] | None = None, n_folds: 
                                   sublinear_tf=True, dtype=np.float32), TEXT_COLUMN),
         ("numeric", StandardScaler(), list(NUMERIC_COLUMNS)),
     ])
-    base = LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000, random_state=seed)
+    base = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
     if not calibrate:
         return Pipeline([("features", features), ("classifier", base)])
     if groups is not None and len(set(groups)) >= n_folds:
@@ -350,7 +351,7 @@ def sample_records(records: list[dict[str, Any]], sample: int | None, seed: int 
 def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = None, seed: int = 0,
           sample: int | None = None, nlp: Any = None, dev: "str | Path | Iterable[dict[str, Any]] | None" = None,
           hide_fraction: float = 0.5, statements: "str | Path | Iterable[dict[str, Any]] | None" = None,
-          statements_weight: float = 10.0) -> SpecificityModel:
+          statements_weight: float = 10.0, C: float = 4.0) -> SpecificityModel:
     """Train a specificity model.
 
     Args:
@@ -365,6 +366,7 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
         statements: Hand-labelled statements added to the training data (their ``dev`` split when the records carry
             a split; the ``test`` split stays held out), each weighted ``statements_weight``.
         statements_weight: Sample weight of a statement (the corpus records weigh 1).
+        C: Inverse regularisation strength of the logistic regression.
         hide_fraction: Share of training records whose own code's titles and index entries are hidden from the
             candidate features, so the model also learns from phrases no code-set entry spells out (as in notes).
 
@@ -404,7 +406,7 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.frozen import FrozenEstimator
 
-        fitted = build_pipeline(seed, calibrate=False).fit(frame, y, classifier__sample_weight=weights)
+        fitted = build_pipeline(seed, calibrate=False, C=C).fit(frame, y, classifier__sample_weight=weights)
         dev_mentions, dev_fallback = record_mentions(dev_records, nlp)
         dev_frame = features_frame(dev_mentions, code_set)
         dev_labels = np.array([r["label"] for r in dev_records])
@@ -413,7 +415,7 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
         model = SpecificityModel(pipeline, uses_code_set=code_set is not None)
         threshold = _best_threshold((dev_labels == "specific").astype(int), model.predict_proba(dev_mentions, code_set))
     else:
-        pipeline = build_pipeline(seed, groups).fit(frame, y, classifier__sample_weight=weights)
+        pipeline = build_pipeline(seed, groups, C=C).fit(frame, y, classifier__sample_weight=weights)
         model = SpecificityModel(pipeline, uses_code_set=code_set is not None)
     model.threshold = threshold
     source = str(corpus) if isinstance(corpus, (str, Path)) else "<records>"
@@ -436,7 +438,7 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
                      "dev_mentions_without_pipeline_match": dev_fallback,
                      "calibration": calibration,
                      "estimator": "ColumnTransformer(word 1-2gram TF-IDF, char_wb 2-5gram TF-IDF, scaled numeric) -> "
-                                  "LogisticRegression(C=4, class_weight='balanced'), calibrated with "
+                                  f"LogisticRegression(C={C}, class_weight='balanced'), calibrated with "
                                   "CalibratedClassifierCV"},
         "features": [TEXT_COLUMN, *NUMERIC_COLUMNS],
         "metrics": {},

@@ -176,7 +176,12 @@ def render_card(card: dict[str, Any]) -> str:
     lines += ["## Training data", "",
               f"- corpus: `{corpus.get('source')}` (sha256 `{corpus.get('sha256')}`)",
               f"- training records: {corpus.get('n_train')} {corpus.get('labels')}; dev records: {corpus.get('n_dev')}",
-              ""]
+              ]
+    st = corpus.get("statements") or {}
+    if st.get("n_train"):
+        lines.append(f"- plus {st['n_train']} hand-labelled statements (dev split of `{st.get('source')}`, weight "
+                     f"{st.get('weight')}, sha256 `{st.get('sha256')}`)")
+    lines.append("")
     training = card.get("training", {})
     lines += ["## Model", "", f"- {training.get('estimator', '')}", f"- calibration: {training.get('calibration')}",
               f"- seed {training.get('seed')}, sample {training.get('sample')}, "
@@ -194,7 +199,8 @@ def render_card(card: dict[str, Any]) -> str:
             lines.append(f"| {name} | {m.get('n')} | {_fmt(m.get('macro_f1'))} | {_fmt(m.get('accuracy'))} | "
                          f"{_fmt(m.get('ece'))} | {_fmt(m.get('brier'))} | {_fmt(maj.get('macro_f1'))} / "
                          f"{_fmt(maj.get('accuracy'))} | {_fmt(kw.get('macro_f1'))} / {_fmt(kw.get('accuracy'))} |")
-        lines.append("")
+        lines += ["", "Held out: `test` (ICD-10-CM categories unseen in training) and `statements_test`. `dev` picked "
+                  "the calibration and the threshold; `statements_dev` is part of the training data.", ""]
     art = card.get("artifact", {})
     lines += ["## Artifact", "", f"`{art.get('file')}` sha256 `{art.get('sha256')}` ({art.get('bytes')} bytes). "
               "Loading refuses a file whose checksum differs.", "", f"Created {card.get('created')}.", ""]

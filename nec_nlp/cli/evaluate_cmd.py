@@ -26,11 +26,9 @@ def evaluate_model(model_path: Path | None, corpus: Path | None, *, split: str =
         records = sample_records(load_corpus(corpus, split), sample, 0)
         out[split] = evaluate(model, records, split=split, nlp=nlp, plots_dir=plots_dir)
     if statements is not None and statements.is_file():
-        for s in ("dev", "test"):
-            try:
-                out[f"statements_{s}"] = evaluate(model, statements, split=s, nlp=nlp)
-            except InputError:
-                continue
+        from nec_nlp.cli.train_cmd import evaluate_statements
+
+        out.update(evaluate_statements(model, statements, nlp=nlp))
     if not out:
         raise InputError("nothing to evaluate: give a corpus folder or a statements file.")
     return out

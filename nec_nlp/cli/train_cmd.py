@@ -45,17 +45,28 @@ def train_and_save(corpus: Path, out: Path, *, statements: Path | None = None, s
         metrics[split] = evaluate(model, records, split=split, nlp=nlp_arg, code_set=code_set,
                                   plots_dir=(out / "plots" / split) if plots else None)
     if statements is not None and statements.is_file():
-        for split in ("dev", "test"):
-            try:
-                metrics[f"statements_{split}"] = evaluate(model, statements, split=split, nlp=nlp_arg,
-                                                          code_set=code_set)
-            except InputError:
-                continue
+        metrics.update(evaluate_statements(model, statements, nlp=nlp_arg, code_set=code_set))
     for m in metrics.values():
         m.pop("plots", None)
     model.card["metrics"] = metrics
     save_model(model, out)
     return model, metrics
+
+
+def evaluate_statements(model: Any, statements: Path, *, nlp: Any, code_set: Any = None) -> dict[str, Any]:
+    """Metrics on the statements' dev and test splits, and on the test statements copied from real notes."""
+    from nec_nlp.classifier import evaluate, load_corpus
+
+    out: dict[str, Any] = {}
+    records = load_corpus(statements)
+    for split in ("dev", "test"):
+        chosen = [r for r in records if r.get("split", split) == split]
+        if chosen:
+            out[f"statements_{split}"] = evaluate(model, chosen, nlp=nlp, code_set=code_set)
+    real = [r for r in records if r.get("split") == "test" and str(r.get("source", "")).startswith("mtsamples")]
+    if real:
+        out["statements_test_real_notes"] = evaluate(model, real, nlp=nlp, code_set=code_set)
+    return out
 
 
 def render_metrics(metrics: dict[str, Any]) -> None:
@@ -64,14 +75,15 @@ def render_metrics(metrics: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="Specificity model evaluation")
-    for col in ("data", "n", "macro-F1", "accuracy", "ECE", "majority F1/acc", "keyword F1/acc"):
+    for col in ("data", "n", "F1", "acc", "ECE", "majority F1/acc", "keyword F1/acc"):
         table.add_column(col, no_wrap=True)
     for name, m in metrics.items():
         b = m["baselines"]
         table.add_row(name, str(m["n"]), f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}",
                       f"{b['majority']['macro_f1']:.3f}/{b['majority']['accuracy']:.3f}",
                       f"{b['keyword']['macro_f1']:.3f}/{b['keyword']['accuracy']:.3f}")
-    Console().print(table)
+    console = Console()
+    Console(width=max(console.width, 120)).print(table)
 
 
 def register(app: typer.Typer) -> None:
