@@ -520,6 +520,31 @@ def _flat_subterms(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]
     return out
 
 
+def _has_leftover_type(doc: _Doc, used: set[str], cs: Any, hit: Any) -> bool:
+    descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
+    for sub, _c in _flat_subterms(cs, hit.path):
+        descriptors |= set(_content(getattr(sub, "nonessential", None) or ""))
+    return doc.other_specified or any(axis in ("type", "cause") and any(
+        w not in used and w not in descriptors for w in ws) for axis, ws in doc.phrases)
+
+
+def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
+    """The "Other ..." code beside an unspecified code (same parent), naming the same condition."""
+    if code is None or not code.parent:
+        return None
+    head = doc.head[-1] if doc.head else ""
+    best: tuple[float, Any] | None = None
+    for k in cs.billable_descendants(code.parent):
+        if k.code == code.code or k.kind != "nec" or not k.title.lower().startswith("other"):
+            continue
+        if k.seventh_char or (head and not any(_word_match(head, t) for t in _content(k.title))):
+            continue
+        fit, _ = _fit(k, _Cand(k.code, 0.0), doc)
+        if best is None or fit > best[0]:
+            best = (fit, k)
+    return best[1] if best else None
+
+
 def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
     """The ``... NEC`` subterm of an entry for documented details that have no code of their own, if any."""
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
@@ -884,6 +909,13 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
                     cands.append(_Cand(_hit_code(nec), 2.0 - 0.3 * rank, tuple(nec.path), "index",
                                        tuple(sorted(used1 - used0)),
                                        note="documented details have no code of their own: index NEC entry"))
+                elif _has_leftover_type(doc, used1, cs, end):
+                    other = _other_sibling(cs, end_obj, doc)
+                    if other is not None:
+                        cands.append(_Cand(other.code, 1.9 - 0.3 * rank, tuple(end.path), "tabular",
+                                           tuple(sorted(used1 - used0)),
+                                           note=f"documented details have no code of their own: the 'Other' code "
+                                                f"beside {end_obj.code}"))
             if end_code:
                 cands.append(_Cand(end_code, 1.5 - 0.3 * rank + 0.3 * len(used1 - used0), path, "index",
                                    tuple(sorted(used1 - used0)), nos_default=nos_default,
