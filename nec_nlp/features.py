@@ -29,6 +29,8 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:[/'-][a-z0-9]+)*|w/o|w/", re.I)
 _ENCOUNTER = re.compile(r"\b(initial|subsequent|sequela|sequelae)\b", re.I)
 
 KINDS = ("exact", "nec", "nos")
+#: Bump when the matcher's entries change meaning (invalidates the warm cache).
+MATCHER_FORMAT = 1
 #: Candidate-code features (see :class:`CandidateMatcher`), per code kind.
 CANDIDATE_COLUMNS = (*(f"{feat}_{kind}" for feat in ("match", "full", "covers", "covered", "extra") for kind in KINDS),
                      "n_content", "nos_extra_axis", "nos_extra_free")
@@ -284,7 +286,29 @@ class CandidateMatcher:
     @classmethod
     def from_code_set(cls, code_set: Any) -> "CandidateMatcher":
         """Entries from every billable code's title and inclusion terms, and from the code set's Alphabetic Index and
-        Tables of Drugs and Neoplasms when it has them."""
+        Tables of Drugs and Neoplasms when it has them.
+
+        For a project code set (``nec_nlp.icd10cm.CodeSet``) the entries are kept in the code-set warm cache
+        (``NEC_NLP_CACHE_DIR``), so later processes skip the index walk.
+        """
+        if type(code_set).__module__.startswith("nec_nlp.icd10cm") and getattr(code_set, "release", None):
+            try:
+                from nec_nlp.icd10cm.releases import cached
+            except ImportError:  # pragma: no cover
+                cached = None
+            if cached is not None:
+                key = f"{code_set.release}|{len(code_set)}|matcher-{MATCHER_FORMAT}"
+
+                def build() -> list[list[Any]]:
+                    return [[sorted(r), sorted(o), k, c] for r, o, k, c in cls._entries(code_set)]
+
+                state = cached("matcher", str(code_set.release), key, build,
+                               check=lambda v: isinstance(v, list))
+                return cls([(set(r), set(o), k, c) for r, o, k, c in state])
+        return cls(cls._entries(code_set))
+
+    @staticmethod
+    def _entries(code_set: Any) -> list[tuple[set[str], set[str], str, str]]:
         entries: list[tuple[set[str], set[str], str, str]] = []
         seen: set[tuple[str, str]] = set()
         for c in code_set.codes():
@@ -301,7 +325,7 @@ class CandidateMatcher:
                 entries.append((*_entry_words(text), kind, c.code))
         entries.extend(_index_entries(code_set))
         entries.extend(_table_entries(code_set))
-        return cls(entries)
+        return entries
 
     def match(self, texts: Sequence[str], hide: Sequence[str | None] | None = None, chunk: int = 512) -> np.ndarray:
         """Candidate features of each text: an array ``(len(texts), len(CANDIDATE_COLUMNS))``.
