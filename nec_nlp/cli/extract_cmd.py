@@ -68,6 +68,8 @@ def extract(
                                            "corpora/gold/extraction_gold.jsonl) instead.")] = False,
     errors: Annotated[Optional[Path], typer.Option("--errors", help="With --evaluate: write missed/spurious "
                                                    "spans per note to this JSONL file.", dir_okay=False)] = None,
+    annotator: Annotated[Optional[str], typer.Option("--annotator", help="With --evaluate: only the gold notes "
+                                                     "of this annotator part (a or b).")] = None,
     pipeline: Annotated[Optional[Path], typer.Option("--pipeline", help="A saved pipeline folder "
                                                      "(default: build from the package rules).")] = None,
 ) -> None:
@@ -81,7 +83,8 @@ def extract(
         if not gold.is_file():
             raise InputError(f"gold file {gold} not found; build it with `python scripts/build_gold.py`")
         nlp = load_nlp(pipeline)
-        result = evaluate_extraction(nlp, gold, collect_errors=errors is not None)
+        result = evaluate_extraction(nlp, gold, collect_errors=errors is not None,
+                                     annotator=annotator)
         if errors is not None:
             errors.parent.mkdir(parents=True, exist_ok=True)
             with open(errors, "w", encoding="utf-8") as fh:

@@ -15,7 +15,7 @@ encounter likewise.
 
 import json
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -76,7 +76,7 @@ def _docs(nlp: Language, notes: list[dict[str, Any]], batch_size: int) -> Iterat
 
 
 def evaluate_extraction(nlp: Language, gold_path: Union[str, Path] = DEFAULT_GOLD, *, batch_size: int = 32,
-                        collect_errors: bool = False) -> dict[str, Any]:
+                        collect_errors: bool = False, annotator: Optional[str] = None) -> dict[str, Any]:
     """Score ``nlp`` on a gold file.
 
     Args:
@@ -85,6 +85,7 @@ def evaluate_extraction(nlp: Language, gold_path: Union[str, Path] = DEFAULT_GOL
         batch_size: Passed to ``nlp.pipe``.
         collect_errors: Also return the missed and spurious spans per note under ``"errors"`` (they hold note
             text: for error analysis only, never for logs).
+        annotator: Only the notes whose gold record has this ``annotator`` (``"a"`` or ``"b"``); all when None.
 
     Returns:
         ``{"notes", "labels": {LABEL: {"lenient": {precision, recall, f1, n_pred, n_gold}, "strict": {...}}},
@@ -92,6 +93,10 @@ def evaluate_extraction(nlp: Language, gold_path: Union[str, Path] = DEFAULT_GOL
         "attributes": {"laterality"|"encounter": {"accuracy", "n"}}, "errors"?: [...]}``.
     """
     notes = read_gold(gold_path)
+    if annotator is not None:
+        notes = [n for n in notes if n.get("annotator") == annotator]
+        if not notes:
+            raise InputError(f"no gold notes of annotator {annotator!r} in {gold_path}")
     counts = {lab: {"lp": 0, "lg": 0, "sp": 0, "np": 0, "ng": 0} for lab in LABELS}
     assertion = {a: {"correct": 0, "n": 0, "gold_true": 0, "pred_true": 0, "tp": 0} for a in ASSERTIONS}
     attrs = {k: {"correct": 0, "n": 0} for k in ("laterality", "encounter")}
