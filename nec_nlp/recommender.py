@@ -1108,7 +1108,7 @@ def _subterm_axes(cs: Any, path: tuple[str, ...]) -> tuple[int, int]:
     if key in _AXIS_CACHE:
         return _AXIS_CACHE[key]
     sites = types = 0
-    for sub, conn in _flat_subterms(cs, path):
+    for sub, conn in _flat_subterms(cs, path)[:80]:  # a sample is enough to tell whether sites are offered
         term = _last(sub)
         if not _content(term) or term.lower().startswith("see"):
             continue
@@ -1125,7 +1125,19 @@ def _subterm_axes(cs: Any, path: tuple[str, ...]) -> tuple[int, int]:
 _AXIS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[int, int]] = {}
 
 
+_SITE_CACHE: dict[tuple[int, str], bool] = {}
+
+
 def _is_site(cs: Any, term: str) -> bool:
+    key = (id(cs), term.lower())
+    if key not in _SITE_CACHE:
+        if len(_SITE_CACHE) > 50000:
+            _SITE_CACHE.clear()
+        _SITE_CACHE[key] = _is_site_uncached(cs, term)
+    return _SITE_CACHE[key]
+
+
+def _is_site_uncached(cs: Any, term: str) -> bool:
     try:
         hit = cs.neoplasms.lookup(term, "unspecified")
     except Exception:  # noqa: BLE001 - no neoplasm table: no site knowledge
