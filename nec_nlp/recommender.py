@@ -368,7 +368,9 @@ def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
             scoped = _lookup(cs, [main, *parts[1:]])
             if scoped is not None and _hit_code(scoped):
                 return scoped
-    while hit is not None and not _hit_code(hit) and getattr(hit, "see", None) and seen < depth:
+    # an entry printed without a code sends to its "see" entry, whose subterms the walk may continue in
+    # (the index may already have resolved a default code for it)
+    while hit is not None and not getattr(hit, "code", None) and getattr(hit, "see", None) and seen < depth:
         target = _lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see))
         if target is None:
             return hit
