@@ -32,6 +32,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -361,6 +362,32 @@ def drug_table_classes(path: Path) -> list[str]:
     return out
 
 
+# Adjectival forms of Table-of-Neoplasms sites ("septum" -> "septal", "adnexa" -> "adnexal", "calvarium" ->
+# "calvarial"): a suffix rule per noun ending; a form is kept only when the ICD-10-CM tabular list or index uses it.
+ADJ_SUFFIX_RULES = (("um", ("al",)), ("a", ("al", "ar", "eal")), ("us", ("al", "ar", "ic", "ine")), ("is", ("al", "ic")),
+                    ("en", ("inal",)), ("x", ("geal",)), ("e", ("al", "ar")), ("", ("al", "ar", "ic", "eal", "ary")))
+ADJ_SITE_NOT = {"organic", "regional", "systemic", "marginal", "junctional", "limbar", "limbic", "capsular"}
+
+
+def adjective_sites(sites: set[str], texts: Iterable[str]) -> set[str]:
+    """Adjectives of single-word neoplasm sites that the ICD-10-CM texts attest."""
+    words: set[str] = set()
+    for t in texts:
+        words.update(re.findall(r"[a-z]+(?:-[a-z]+)?", t.lower()))
+    out: set[str] = set()
+    for s in sites:
+        if " " in s or len(s) < 4:
+            continue
+        for end, sufs in ADJ_SUFFIX_RULES:
+            if not s.endswith(end):
+                continue
+            stem = s[:len(s) - len(end)] if end else s
+            out.update(a for a in (stem + suf for suf in sufs)
+                       if a in words and a != s and len(a) > 5 and a not in ADJ_SITE_NOT)
+            break
+    return out
+
+
 def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     d = shared / "data" / "icd10cm" / "fy2025"
     index_path, neo_path, drug_path = (d / "ICD10CM_2025_Index.csv", d / "icd-10-cm-neoplasm-2025.xml",
@@ -502,7 +529,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     types |= TYPE_WORDS_HINT
     types -= CAUSE_WORDS
     types -= TYPE_STOP
-    sites = {s for s in sites | neo | (site_candidates - set(conditions) - types) if s not in SITE_STOP
+    adjectives = adjective_sites(neo, [*texts, *(r["Term"] for r in rows)])
+    sites = {s for s in sites | neo | adjectives | (site_candidates - set(conditions) - types) if s not in SITE_STOP
              and s not in SITE_NOT and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
              and s not in TYPE_WORDS_HINT and s not in types and " or " not in s}
     cause_terms = orgs | CAUSE_WORDS | {e for e in externals if e not in conditions and e not in sites}
