@@ -516,8 +516,10 @@ def _flat_subterms(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]
             out.extend((child, term) for child in _subterms(cs, sub.path))
         else:
             out.append((sub, None))
-            if term.startswith("without ") and _hit_code(sub):
-                # "without X" is the default branch when X is not documented: its subterms are reachable
+            if (term.startswith("without ") and _hit_code(sub)) or (not getattr(sub, "code", None)
+                                                                     and not getattr(sub, "see", None)):
+                # "without X" is the default branch when X is not documented, and a heading printed without
+                # a code ("current episode") only groups its subterms: both are reachable through
                 out.extend((child, None) for child in _subterms(cs, sub.path))
     return out
 
@@ -720,6 +722,8 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
     """Table-of-Drugs candidates; second value says whether a drug was documented."""
     drugs = [d for d in mention.details.drug if _content(d)]
     named = [d for d in drugs if [w for w in _content(d) if w not in _GENERIC_DRUG]]
+    if not named:
+        named = _drug_in_sentence(cs, mention, use, encounter)
     cands: list[_Cand] = []
     if not named:
         dc = _drug_lookup(cs, "Drug NEC", use, encounter)
@@ -741,6 +745,23 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
         cands.append(_Cand(dc.code, 2.0 - 0.01 * i - rank, ("Table of Drugs", dc.matched_entry or d), "drugs",
                            tuple(_content(d)), note=note, extra={"drug": d, "fallback": fb}))
     return cands, True
+
+
+def _drug_in_sentence(cs: Any, mention: Mention, use: str, encounter: str) -> list[str]:
+    """A substance named elsewhere in the sentence that the Table of Drugs knows by name (no fallback), for when
+    extraction did not attach one ("Poisoning by acetaminophen, accidental")."""
+    words = [w for w in _WORD.findall(_sentence_without(mention)) if len(w) > 3 and _stem(w) not in _STOP
+             and w not in _GENERIC_DRUG and w not in _NON_DRUG_WORDS]
+    for w in words[:8]:
+        dc = _drug_lookup(cs, w, use, encounter)
+        if dc is not None and getattr(dc, "fallback", None) is None and w in (dc.matched_entry or "").lower():
+            return [w]
+    return []
+
+
+_NON_DRUG_WORDS = frozenset("initial subsequent encounter sequela accidental intentional unintentional self harm "
+                            "assault undetermined adverse effect reaction taken prescribed overdose poisoning "
+                            "underdosing toxicity patient".split())
 
 
 def _drug_lookup(cs: Any, substance: str, use: str, encounter: str) -> Any:
@@ -986,6 +1007,9 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
         base = cs.get(code)
         kind = cs.kind(code)
         nos_default = c.nos_default or _is_nos_term_default(base, doc, cs)
+        if c.source == "drugs" and kind == "nos" and not c.nos_default:
+            # "Poisoning by X NOS" inclusion terms make the accidental column look unspecified; the drug was named
+            kind = "exact"
         if kind == "nec" and nos_default and not leftover:
             # An "Other ..." code the index gives as the default for the bare term (e.g. "Pain, postoperative
             # NOS" -> G89.18): with nothing more documented it is the NOS choice.
