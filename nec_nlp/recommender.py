@@ -57,7 +57,8 @@ _CONNECTORS = frozenset({"with", "without", "due to", "in", "of", "by", "followi
 _NEGATORS = frozenset({"without", "no", "non", "not"})
 # Modifiers that describe extent or course rather than a coded type: left over, they do not call for an NEC code.
 _DESCRIPTOR_WORDS = ("generalized generalised localized localised diffuse widespread extensive multiple "
-                     "new recent ongoing persistent mild moderate severe significant small large").split()
+                     "new recent ongoing persistent mild moderate severe significant small large acquired "
+                     "community").split()
 _GENERIC_DRUG = frozenset(
     "drug drugs medication medications medicine medicines medicament medicaments agent agents substance "
     "substances pill pills therapy treatment".split()
