@@ -104,7 +104,7 @@ def test_spark_batch_and_score_json_give_identical_codes(spark, tmp_path, projec
         w = csv.DictWriter(f, fieldnames=["note_id", "specialty", "text"])
         w.writeheader()
         w.writerows(notes)
-    score_file(path, tmp_path / "batch.jsonl", keep=("specialty",), workers=2, progress=False)
+    score_file(path, tmp_path / "batch.jsonl", keep=("specialty",), workers=1, progress=False)
     batch = {o["note_id"]: o for o in map(json.loads, (tmp_path / "batch.jsonl").read_text().splitlines())}
 
     df = spark.createDataFrame([(n["note_id"], n["specialty"], n["text"]) for n in notes],
