@@ -32,13 +32,19 @@ def _split(value: Any, sep: str = ";") -> list[str]:
     return [v.strip() for v in str(value).split(sep) if v.strip()] if value else []
 
 
+class _NotScored(Exception):
+    pass
+
+
 def _notes_jsonl(path: Path) -> Iterator[tuple[dict[str, Any], list[str]]]:
     with open(path, encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 obj = json.loads(line)
                 keys = list(obj)
-                lead = keys[: keys.index("row")] if "row" in keys else keys[:1]
+                if not isinstance(obj, dict) or "row" not in obj or "mentions" not in obj:
+                    raise _NotScored
+                lead = keys[: keys.index("row")]
                 yield obj, lead
 
 
@@ -47,7 +53,9 @@ def _notes_csv(path: Path) -> Iterator[tuple[dict[str, Any], list[str]]]:
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
-        lead = fields[: fields.index("row")] if "row" in fields else fields[:1]
+        if "row" not in fields or "mentions_json" not in fields:
+            raise _NotScored
+        lead = fields[: fields.index("row")]
         for r in reader:
             obj: dict[str, Any] = {k: (r[k] if r[k] != "" else None) for k in lead}
             obj["row"] = int(r["row"]) if r.get("row") else None
@@ -61,7 +69,9 @@ def _notes_parquet(path: Path) -> Iterator[tuple[dict[str, Any], list[str]]]:
 
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
-    lead = names[: names.index("row")] if "row" in names else names[:1]
+    if "row" not in names or "mention_index" not in names:
+        raise _NotScored
+    lead = names[: names.index("row")]
     current: dict[str, Any] | None = None
     for batch in pf.iter_batches(batch_size=8192):
         for r in batch.to_pylist():
@@ -94,8 +104,9 @@ def iter_notes(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator
     reader = {"jsonl": _notes_jsonl, "csv": _notes_csv, "parquet": _notes_parquet}[fmt]
     try:
         yield from reader(path)
-    except (ValueError, KeyError) as exc:
-        raise InputError(f"{path.name} is not a scored export of nec-nlp batch ({type(exc).__name__})") from None
+    except (ValueError, KeyError, _NotScored):
+        raise InputError(f"{path.name} is not a scored export of nec-nlp batch: score it first with "
+                         "'nec-nlp batch'") from None
 
 
 def _new_rates() -> dict[str, Any]:

@@ -107,3 +107,14 @@ def test_audit_cli_tables_and_html(export, tmp_path):
     result = CliRunner().invoke(app, ["audit", str(export), "--json", "--no-html"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["nec_with_exact"]["count"] == 1
+
+
+@pytest.mark.parametrize("ext", ["csv", "jsonl"])
+def test_audit_refuses_an_unscored_export(tmp_path, ext):
+    from nec_nlp.errors import InputError
+
+    path = tmp_path / f"raw.{ext}"
+    path.write_text("note_id,specialty,text\na,S,Asthma.\n" if ext == "csv" else
+                    '{"note_id": "a", "text": "Asthma."}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="not a scored export"):
+        audit(path)
