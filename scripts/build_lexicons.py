@@ -84,7 +84,15 @@ EXTERNAL_STOP = {"activity", "change", "complication", "contact", "disease", "ef
                  "injury", "shock", "sickness", "radiation", "heat", "noise", "storm", "catching", "ictus", "cat",
                  "broken", "dropped", "crushed", "frozen", "melting", "hot", "washed", "premature", "thrown"}
 SITE_NOT = {"old", "female", "male", "index", "side", "soft", "newborn", "involving", "respirations", "scar",
-            "disease", "syndrome", "penetration", "axis", "midline", "radicular", "respiratory"}
+            "disease", "syndrome", "penetration", "axis", "midline", "radicular", "respiratory",
+            # neoplasm-table and index words that are no anatomy: devices, tumour names, qualifiers, events
+            "catheter", "instrument", "electronic", "infusion", "dialysis", "stump", "bite", "book-leaf",
+            "carcinoid", "carcinoma", "fibrosarcoma", "hepatoblastoma", "hepatoma", "melanoma", "mesothelioma",
+            "nevus", "melanotic", "lipomatous", "metastatic", "disseminated", "immunoproliferative",
+            "hematopoietic", "ectopic", "descended", "undescended", "descending", "retained", "penetrating",
+            "nontraumatic", "non-cardiac", "non-uterine", "orthopedic", "ovulation", "premenstrual", "postpartal",
+            "rebound", "respiration", "thermal", "false", "great", "greater", "lesser", "little", "hard", "round",
+            "minus", "crystalline", "anginoid", "odontogenic", "pluriendocrine", "pluriglandular"}
 SITE_STOP = {
     "other", "specified", "unspecified", "site", "sites", "multiple", "part", "parts", "tissue", "tissues", "wall",
     "cavity", "organ", "organs", "system", "left", "right", "region", "area", "surface", "lobe", "body", "duct",
@@ -532,7 +540,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     adjectives = adjective_sites(neo, [*texts, *(r["Term"] for r in rows)])
     sites = {s for s in sites | neo | adjectives | (site_candidates - set(conditions) - types) if s not in SITE_STOP
              and s not in SITE_NOT and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
-             and s not in TYPE_WORDS_HINT and s not in types and " or " not in s}
+             and s not in TYPE_WORDS_HINT and s not in types and " or " not in s and re.fullmatch(r"[a-z][a-z '-]*", s)}
     cause_terms = orgs | CAUSE_WORDS | {e for e in externals if e not in conditions and e not in sites}
 
     drug_rows, pkl_path = drugs_from_package()

@@ -92,6 +92,38 @@ FINDING_TRIGGERS = {"abnormal", "increased", "decreased", "elevated", "diminishe
 FINDING_STOP = {"and", "or", "with", "without", "in", "of", "on", "at", "to", "for", "the", "a", "an", "is", "was",
                 "are", "were", "but", "as", "by", "from", "that", "which", "dose", "doses", "risk", "level", "levels"}
 _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
+# Positional compounds of imaging/exam reports ("anteroseptal", "inferolateral", "posteromedial").
+_POSITIONAL = re.compile(r"^(?:antero|postero|infero|supero|latero|medio)-?"
+                         r"(?:septal|lateral|medial|apical|basal|inferior|superior|posterior|anterior)$")
+# Anatomical head nouns that name a site only with a positional word before them ("medial tubercle",
+# "inferolateral wall", "lower pole"); alone they are too vague to be SITE terms of the lexicon.
+ANATOMY_HEADS = {"tubercle", "tuberosity", "arch", "wall", "pole", "aspect", "margin", "border", "surface", "apex",
+                 "segment", "condyle", "epicondyle", "epicondyles", "malleolus", "process", "recess", "horn",
+                 "facet", "cortex", "fossa"}
+# A site word right before these names a test, an exam, a device or a movement, not where a condition is
+# ("chest x-ray", "musculoskeletal exam", "deep tendon reflexes", "spinal needle", "heel lift").
+NOT_A_SITE_BEFORE = {"x", "x-ray", "xray", "x-rays", "radiograph", "radiographs", "film", "films", "exam", "exams",
+                     "examination", "reflex", "reflexes", "needle", "speculum", "lift", "movement", "movements",
+                     "ct", "mri", "ultrasound", "scan", "incision", "retractor", "strength", "motion",
+                     "replacement", "repair", "removal", "surgery", "injection", "block", "reconstruction",
+                     "fusion", "transplant", "procedure", "approach", "dressing", "brace", "splint"}
+# ... and so do procedure words ("total knee arthroplasty", "breast biopsy", "gallbladder ultrasonography")
+_PROCEDURE_WORD = re.compile(r"(?:ectomy|ectomies|plasty|plasties|otomy|otomies|ostomy|scopy|graphy|pexy|"
+                             r"rrhaphy|biopsy|biopsies)$")
+
+
+def _names_no_site(word: str) -> bool:
+    return word in NOT_A_SITE_BEFORE or bool(_PROCEDURE_WORD.search(word))
+
+
+# "further evaluation due to ...", "referred because of ...": the phrase explains an action, not a condition
+ACTION_BEFORE_CAUSE = {"evaluation", "referral", "referred", "admitted", "admission", "visit", "consultation",
+                       "consult", "workup", "work-up", "here", "surgery", "delayed", "postponed", "cancelled",
+                       "canceled", "discontinued", "stopped", "changed", "switched"}
+# "<condition> resulting in / causing / leading to <condition>": the first condition is the cause of the second
+CAUSING = {"resulting": {"in"}, "causing": None, "leading": {"to"}, "producing": None}
+SITE_PREPOSITIONS = {"in", "of", "involving", "at", "on", "over", "to", "affecting", "along", "into", "within",
+                     "throughout"}
 
 
 def _key(span: Span) -> str:
@@ -401,6 +433,18 @@ def _plural(term: str) -> Optional[str]:
     return " ".join([*words[:-1], last])
 
 
+def _latin_plural(term: str) -> Optional[str]:
+    """Latin plurals of anatomy ("patella" -> "patellae", "meniscus" -> "menisci", "septum" -> "septa")."""
+    words = term.split()
+    last = words[-1]
+    if not last.isalpha() or len(last) < 5:
+        return None
+    for sing, plur in (("a", "ae"), ("us", "i"), ("um", "a")):
+        if last.endswith(sing):
+            return " ".join([*words[:-1], last[: len(last) - len(sing)] + plur])
+    return None
+
+
 @Language.factory(
     "nec_lexicon",
     assigns=["doc.ents", "doc.spans"],
@@ -458,6 +502,10 @@ class LexiconMatcher:
                 p = _plural(t.term)
                 if p:
                     forms.append(p)
+                if t.label == "SITE":
+                    p = _latin_plural(t.term)
+                    if p:
+                        forms.append(p)
             label = t.label
             if t.source == PREDICATIVE_SOURCE:
                 predicative.add(t.term)
@@ -639,7 +687,7 @@ class DetailLinker:
 
     def __call__(self, doc: Doc) -> Doc:
         self._lw = lower_texts(doc)
-        cands = list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else []
+        cands = self._site_candidates(doc, list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else [])
         at: Dict[int, Span] = {}
         for c in cands:
             for i in range(c.start, c.end):
@@ -674,6 +722,8 @@ class DetailLinker:
         if absorbed:
             doc.ents = [e for e in ents if _key(e) not in absorbed]
         self._relations(doc, ents, sid, bounds, links)
+        self._causing(ents, sid, links)
+        self._complication(doc, ents, sid, bounds, links)
         self._nearby(doc, ents, cands, sid, links)
         for ent in ents:
             if ent.text.lower().startswith("allerg"):
@@ -705,6 +755,37 @@ class DetailLinker:
         doc.user_data.pop(WORDS_KEY, None)
         doc.user_data.pop(LOWERS_KEY, None)
         return doc
+
+    def _site_candidates(self, doc: Doc, cands: List[Span]) -> List[Span]:
+        """Drop SITE candidates that name a test/device ("chest x-ray"); add positional compounds ("anteroseptal")
+        and positional word + anatomical head ("medial tubercle", "inferolateral wall") as SITE candidates."""
+        lw = self._lw
+        n = len(lw)
+        out = [c for c in cands if not (c.label_ == "SITE" and c.end < n and _names_no_site(lw[c.end]))]
+        covered = {i for c in out for i in range(c.start, c.end)}
+        added = False
+        i = 0
+        while i < n:
+            if i in covered:
+                i += 1
+                continue
+            j = i
+            while j < n and j not in covered and (lw[j] in SITE_EXTENDERS or _POSITIONAL.match(lw[j])):
+                j += 1
+            if j < n and j > i and j not in covered and lw[j] in ANATOMY_HEADS:
+                j += 1
+            elif not (j - i >= 2 and lw[j - 1] in ANATOMY_HEADS or any(_POSITIONAL.match(lw[x]) for x in range(i, j))):
+                i = max(j, i + 1)
+                continue
+            if j < n and _names_no_site(lw[j]):
+                i = j
+                continue
+            out.append(Span(doc, i, j, label="SITE"))
+            added = True
+            i = j
+        if added:
+            out.sort(key=lambda sp: (sp.start, sp.end))
+        return out
 
     @staticmethod
     def _attached(links: Dict[str, Any]) -> set:
@@ -766,6 +847,8 @@ class DetailLinker:
             e = self._phrase_end(doc, s, end)
             if e <= s or any(a < e and s < b for a, b in used):
                 continue
+            if i > 0 and self._lw[i - 1] in ACTION_BEFORE_CAUSE:
+                continue
             before = [x for x in by_sent[k] if x.end <= i]
             near = bool(before) and i - before[-1].end <= 10
             lead = {self._lw[j] for j in range(max(0, i - 4), i)}
@@ -774,6 +857,68 @@ class DetailLinker:
             target = before[-1] if before else by_sent[k][0]
             links[_key(target)]["cause"].append((s, e))
             used.add((s, e))
+
+    def _causing(self, ents: List[Span], sid: Any, links: Dict[str, Any]) -> None:
+        """ "disc herniation resulting in deformity of the cord", "impingement of the root by a disc protrusion":
+        a condition that produces another one in the same sentence is that condition's CAUSE."""
+        if len(ents) < 2:
+            return
+        lw = self._lw
+        for a, b in zip(ents, ents[1:]):
+            if sid[a.start] != sid[b.start]:
+                continue
+            gap = lw[a.end:b.start]
+            if not gap or len(gap) > 8:
+                continue
+            cause, effect = None, None
+            follow = CAUSING.get(gap[0], False)
+            if follow is not False and (follow is None or (len(gap) > 1 and gap[1] in follow)):
+                cause, effect = a, b  # "<a> resulting in (mild) <b>"
+            elif "by" in gap and len(gap) - 1 - gap[::-1].index("by") >= len(gap) - 3:
+                cause, effect = b, a  # "<a> of the nerve root by a <b>"
+            if cause is effect or cause is None or any(t in LINK_STOP - {"the"} for t in gap):
+                continue
+            if cause is b and any(t.endswith("ed") for t in gap):  # "exacerbated by", "relieved by": a trigger
+                continue
+            link = links[_key(effect)]
+            if (cause.start, cause.end) not in link["cause"]:
+                link["cause"].append((cause.start, cause.end))
+
+    def _complication(self, doc: Doc, ents: List[Span], sid: Any, bounds: Any, links: Dict[str, Any]) -> None:
+        """ "repair of deviated septum with complication of a septal perforation", "hematoma as a complication of
+        the biopsy": the procedure (or condition) the complication followed is the CAUSE of the complication."""
+        lw = self._lw
+        n = len(lw)
+        starts = {e.start: e for e in ents}
+        for i in range(1, n - 1):
+            if lw[i] not in ("complication", "complications") or lw[i + 1] != "of":
+                continue
+            k = int(sid[i])
+            sent_start, sent_end = int(bounds[k]), int(bounds[k + 1])
+            if lw[i - 1] == "with":  # "<cause> with complication of <condition>"
+                j = i + 2
+                while j < sent_end and lw[j] in {"a", "an", "the"}:
+                    j += 1
+                effect = next((starts[x] for x in range(j, min(sent_end, j + 3)) if x in starts), None)
+                e = i - 1
+                s = e
+                while s - 1 >= sent_start and e - s < self.max_phrase and lw[s - 1] not in LINK_STOP \
+                        and lw[s - 1] not in {"of", "post", "s/p", "after", "following", "history", "with"}:
+                    s -= 1
+            else:  # "<condition> (as a / a) complication of <cause>"
+                b = i - 1
+                while b >= sent_start and lw[b] in {"a", "an", "as", "the", ",", "is", "was", "known"}:
+                    b -= 1
+                effect = next((x for x in ents if x.start <= b < x.end), None)
+                s = i + 2
+                while s < sent_end and lw[s] in {"a", "an", "the", "his", "her", "their"}:
+                    s += 1
+                e = self._phrase_end(doc, s, sent_end)
+            if effect is None or e <= s or sid[effect.start] != k:
+                continue
+            link = links[_key(effect)]
+            if not any(a < e and s < b2 for a, b2 in link["cause"]):
+                link["cause"].append((s, e))
 
     def _allergy(self, doc: Doc, ent: Span, sid: Any, bounds: Any, at: Dict[int, Span],
                  link: Dict[str, Any]) -> None:
@@ -896,7 +1041,7 @@ class DetailLinker:
                 link[c.label_.lower()].append((c.start, c.end))
                 k = c.end
                 continue
-            if low in {"in", "of", "involving", "at", "on", "over", "to", "affecting"}:
+            if low in SITE_PREPOSITIONS:
                 nxt = self._site_phrase(doc, k + 1, sent_end, at, link)
                 if nxt > k + 1:
                     k = nxt
