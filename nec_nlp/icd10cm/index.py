@@ -22,6 +22,7 @@ Table of Neoplasms / Drugs and the generic "see condition" are reported but not 
 """
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,12 @@ def _stem(w: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased, lightly stemmed content words (NOS/NEC and function words dropped)."""
-    return [_stem(w) for w in _WORD.findall(text.lower().replace("'s", "")) if w not in _IGNORE]
+    return list(_words_cached(text))
+
+
+@lru_cache(maxsize=262_144)
+def _words_cached(text: str) -> tuple[str, ...]:
+    return tuple(_stem(w) for w in _WORD.findall(text.lower().replace("'s", "")) if w not in _IGNORE)
 
 
 def _norm_term(text: str) -> str:
@@ -133,6 +139,7 @@ class AlphabeticIndex:
         self._resolved: list[str | None] = state["resolved"]
         self._note: list[str | None] = state["note"]
         self._children: dict[int, list[int]] = {}
+        self._child_cache: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
         for i, p in enumerate(self._parent):
             self._children.setdefault(p, []).append(i)
         self._mains: dict[str, list[int]] = {}
@@ -223,14 +230,26 @@ class AlphabeticIndex:
         return None
 
     def _match_child(self, i: int, term: str) -> int | None:
+        """The child of entry ``i`` named ``term``: exact normalised term first, then the same content words."""
+        exact, loose = self._child_keys(i)
         want = _norm_term(term)
-        kids = self._children.get(i, [])
-        for strict in (True, False):
-            for k in kids:
+        found = exact.get(want)
+        if found is None:
+            found = loose.get(" ".join(words(want)))
+        return found
+
+    def _child_keys(self, i: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Lookup tables of entry ``i``'s children, built once per entry (first child wins, document order)."""
+        keys = self._child_cache.get(i)
+        if keys is None:
+            exact: dict[str, int] = {}
+            loose: dict[str, int] = {}
+            for k in self._children.get(i, []):
                 t = _norm_term(self._term[k])
-                if t == want or (not strict and " ".join(words(t)) == " ".join(words(want))):
-                    return k
-        return None
+                exact.setdefault(t, k)
+                loose.setdefault(" ".join(words(t)), k)
+            keys = self._child_cache[i] = (exact, loose)
+        return keys
 
     def _walk(self, i: int, rest: list[str]) -> int | None:
         for term in rest:

@@ -44,6 +44,7 @@ class TermTable:
                 self.mains.setdefault(v, []).append(i)
                 self.mains_by_words.setdefault(" ".join(words(v)), []).append(i)
         self._inverted: dict[str, set[int]] | None = None
+        self._child_cache: dict[int, tuple[dict[str, int], dict[str, int], dict[str, int]]] = {}
 
     @staticmethod
     def _variants(title: str) -> set[str]:
@@ -61,19 +62,32 @@ class TermTable:
         return self.rows[i][5][self.columns.index(column)]
 
     def child(self, i: int, term: str) -> int | None:
+        """The child row of ``i`` named ``term``: the whole title first ("lung" before "lingula, lung"), then the
+        title without NEC/NOS and function words, then a comma variant of the title ("abdomen, abdominal")."""
+        by_title, by_words, by_variant = self._child_keys(i)
         want = norm(term)
-        kids = self.children.get(i, [])
-        target = " ".join(words(term))
-        for k in kids:  # the whole title first ("lung" before "lingula, lung"), then without NEC/NOS
-            if norm(self.rows[k][1]) == want:
-                return k
-        for k in kids:
-            if " ".join(words(self.rows[k][1])) == target:
-                return k
-        for k in kids:  # then a comma variant of the title ("abdomen, abdominal")
-            if want in self._variants(self.rows[k][1]):
-                return k
-        return None
+        found = by_title.get(want)
+        if found is None:
+            found = by_words.get(" ".join(words(term)))
+        if found is None:
+            found = by_variant.get(want)
+        return found
+
+    def _child_keys(self, i: int) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """Lookup tables of the children of row ``i``, built once per row (first child wins, as in document order)."""
+        keys = self._child_cache.get(i)
+        if keys is None:
+            by_title: dict[str, int] = {}
+            by_words: dict[str, int] = {}
+            by_variant: dict[str, int] = {}
+            for k in self.children.get(i, []):
+                title = self.rows[k][1]
+                by_title.setdefault(norm(title), k)
+                by_words.setdefault(" ".join(words(title)), k)
+                for v in self._variants(title):
+                    by_variant.setdefault(v, k)
+            keys = self._child_cache[i] = (by_title, by_words, by_variant)
+        return keys
 
     def walk(self, start: int, terms: list[str]) -> int | None:
         i = start
