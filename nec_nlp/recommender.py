@@ -189,6 +189,10 @@ def _documented(mention: Mention) -> _Doc:
                     negative.add(len(phrases))
                 phrases.append((axis, ws))
                 originals.append(v)
+    if d.drug:
+        # a named drug is what the index calls "drug" / "medicament" ("Hypothyroidism, due to, drugs")
+        phrases.append(("drug", ["drug", "medicament", "medication"]))
+        originals.append(d.drug[0])
     if d.laterality:
         phrases.append(("laterality", _content(d.laterality)))
         originals.append(d.laterality)
@@ -443,6 +447,41 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
         found.sort(key=lambda f: -len(_subterms(cs, f[2].path)))
     return [(h, consumed) for _, _, h, consumed, _ in found]
+
+
+def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]:
+    """Combination codes indexed under a documented cause/type ("diabetic neuropathy" is "Diabetes, with,
+    neuropathy"): a detail that is itself a main term whose "with" subterms name the condition."""
+    head = doc.head[-1] if doc.head else ""
+    if not head:
+        return []
+    out: list[_Cand] = []
+    for axis, ws in doc.phrases[:4]:
+        if axis not in ("cause", "type") or not ws:
+            continue
+        try:
+            hits = cs.index.search(" ".join(ws), limit=5)
+        except Exception:  # noqa: BLE001
+            continue
+        for h in hits:
+            if len(h.path) != 1 or not any(all(any(_word_match(p, w) for w in ws) for p in a)
+                                           for a in _alternatives(h.path[0])):
+                continue
+            start = _follow_see(cs, h, 3) or h
+            names_head = any(conn == "with" and any(_word_match(head, w) for a in _alternatives(_last(sub))
+                                                    for w in a)
+                             for sub, conn in _flat_subterms(cs, start.path))
+            if not names_head:
+                continue
+            combo = replace(doc, phrases=[*doc.phrases, ("type", list(doc.head))],
+                            originals=[*doc.originals, mention.text])
+            end, used, _alts = _walk(cs, start, combo, set(ws))
+            code = _hit_code(_follow_see(cs, end, 3))
+            if code and any(_word_match(head, w) for p in end.path for w in _content(p)):
+                out.append(_Cand(code, 1.5, tuple(end.path), "index", tuple(sorted(used - set(ws))),
+                                 note="combination code indexed under the documented cause"))
+            break
+    return out
 
 
 def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str]]]:
@@ -951,6 +990,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
                 cands.append(_Cand(main_code, 0.6 - 0.1 * rank, tuple(main.path), "index", nos_default=True))
             cands.extend(replace(a, score=0.5 * a.score) for a in alts)
             used |= used1
+        cands.extend(_combination_candidates(cs, mention, doc))
     # Tabular titles and inclusion terms (not for drug effects: the Table of Drugs is the authority there).
     context = " ".join(" ".join(ws) for axis, ws in doc.phrases if axis == "context")
     query = " ".join([*mention.details.type, *mention.details.site, *mention.details.cause, mention.text, context])
@@ -964,7 +1004,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         cands.append(_Cand(code, 0.5 * float(score), (), "tabular", extra={"needs_head": True}))
 
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
-    leftover = {w for axis, ws in doc.phrases if axis != "context" for w in ws
+    leftover = {w for axis, ws in doc.phrases if axis not in ("context", "drug") for w in ws
                 if w not in used and w not in descriptors} if use is None else set()
     if doc.other_specified and use is None:
         leftover.add("other")
