@@ -159,6 +159,71 @@ def test_pipeline_type_2_diabetes(nlp):
     assert "with neuropathy" in m.details.type
 
 
+def _details(doc, label):
+    return [s.text for s in doc.spans["details"] if s.label_ == label]
+
+
+@pytest.mark.parametrize("text,site", [
+    ("Mild anteroseptal ischemia on the stress images.", "anteroseptal"),
+    ("There is ischemia in the inferolateral wall.", "inferolateral wall"),
+    ("Point tenderness along the medial tubercle.", "medial tubercle"),
+    ("Hyporeflexia in both patellae.", "patellae"),
+    ("A small adnexal cyst.", "adnexal"),
+    ("There is a septal perforation.", "septal"),
+])
+def test_pipeline_positional_adjectival_and_latin_plural_sites(nlp, text, site):
+    assert site in _details(nlp(text), "SITE")
+
+
+@pytest.mark.parametrize("text,word", [
+    ("Chest x-ray shows no infiltrate.", "Chest"),
+    ("Musculoskeletal exam shows tenderness.", "Musculoskeletal"),
+    ("Pain in the left knee after a total knee arthroplasty.", "knee arthroplasty"),
+])
+def test_pipeline_site_of_a_test_or_procedure_is_no_site(nlp, text, word):
+    doc = nlp(text)
+    first = word.split()[0]
+    spans = [s for s in doc.spans["details"] if s.label_ == "SITE" and s.text == first]
+    if word == "knee arthroplasty":  # the site of the pain stays, the one of the procedure goes
+        assert [s.start for s in spans] == [4]
+    else:
+        assert not spans
+
+
+@pytest.mark.parametrize("text,cond,cause", [
+    ("A large disc herniation resulting in compression of the cord.", "compression", "herniation"),
+    ("Spinal stenosis causing myelopathy.", "myelopathy", "stenosis"),
+    ("Impingement of the nerve root by a disc protrusion.", "impingement", "protrusion"),
+    ("Status post sinus surgery with complication of a septal perforation.", "perforation", "sinus surgery"),
+    ("He has a hematoma as a complication of the biopsy.", "hematoma", "biopsy"),
+])
+def test_pipeline_condition_and_complication_causes(nlp, text, cond, cause):
+    m = mention(doc_mentions(nlp(text)), cond)
+    assert any(cause in c for c in m.details.cause), m.details.cause
+
+
+@pytest.mark.parametrize("text", [
+    "Seizures exacerbated by hyperventilation.",
+    "Nausea and vomiting, referred for further evaluation due to her move to another city.",
+])
+def test_pipeline_no_cause_for_triggers_or_reasons_for_actions(nlp, text):
+    assert _details(nlp(text), "CAUSE") == []
+
+
+def test_evaluate_extraction_annotator_filter(nlp, tmp_path):
+    t = "Acute cystitis."
+    path = tmp_path / "gold.jsonl"
+    rows = [{"note_id": "n1", "annotator": "a", "text": t,
+             "spans": [{"start": 6, "end": 14, "label": "CONDITION", "text": "cystitis"}]},
+            {"note_id": "n2", "annotator": "b", "text": t, "spans": []}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert evaluate_extraction(nlp, path, annotator="a")["notes"] == 1
+    assert evaluate_extraction(nlp, path)["notes"] == 2
+    from nec_nlp.errors import InputError
+    with pytest.raises(InputError):
+        evaluate_extraction(nlp, path, annotator="c")
+
+
 def test_pipeline_drug_mentions_are_details(nlp):
     doc = nlp("MEDICATIONS: , Her only medication currently is Claritin and lisinopril.")
     drugs = [s.text for s in doc.spans["details"] if s.label_ == "DRUG"]
