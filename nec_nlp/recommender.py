@@ -135,7 +135,7 @@ def _word_match(a: str, b: str) -> bool:
     if a == b:
         return True
     n = min(len(a), len(b))
-    if n < 5:
+    if n < 5 or abs(len(a) - len(b)) > 2:  # "lymph" is no "lymphoma"
         return False
     k = max(5, n - 2)
     return a[:k] == b[:k]
@@ -210,6 +210,9 @@ def _documented(mention: Mention) -> _Doc:
     near_negation = {i + k for i, w in enumerate(raw) if w in _NEGATORS | {"negative", "denies"} for k in (-1, 1, 2, 3)}
     context = [_stem(w) for i, w in enumerate(raw)
                if i not in near_negation and _stem(w) not in _STOP and _stem(w) not in known]
+    negated_context = [_stem(w) for i, w in enumerate(raw)
+                       if i in near_negation and _stem(w) not in _STOP and _stem(w) not in known
+                       and w not in _NEGATORS]
     laterality = d.laterality
     if context:
         phrases.append(("context", list(dict.fromkeys(context))))
@@ -217,6 +220,10 @@ def _documented(mention: Mention) -> _Doc:
         if laterality is None:
             sides = {w for w in context if w in ("right", "left", "bilateral")}
             laterality = sides.pop() if len(sides) == 1 else None
+    if negated_context:
+        negative.add(len(phrases))
+        phrases.append(("context", list(dict.fromkeys(negated_context))))
+        originals.append("sentence context (stated absent)")
     sent = (mention.sentence or "").lower()
     at = sent.find(mention.text.lower())
     lead = _WORD.findall(sent[:at])[-3:] if at >= 0 else []
@@ -293,8 +300,9 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
     if not tw:
         return 0.0, set()
     pol = _polarity(term, connector)
+    # a phrase stated as absent ("without hematuria") only supports a "without ..." subterm
     avail = [(axis, [w for w in ws if w not in used]) for i, (axis, ws) in enumerate(doc.phrases)
-             if pol is None or pol == (i not in doc.negative)]
+             if (pol is False) == (i in doc.negative)]
     matched: set[str] = set()
     for t in tw:
         hit = next((w for _, ws in avail for w in ws if _word_match(t, w)), None)
