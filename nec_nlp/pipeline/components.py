@@ -95,6 +95,11 @@ _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
 # Positional compounds of imaging/exam reports ("anteroseptal", "inferolateral", "posteromedial").
 _POSITIONAL = re.compile(r"^(?:antero|postero|infero|supero|latero|medio)-?"
                          r"(?:septal|lateral|medial|apical|basal|inferior|superior|posterior|anterior)$")
+_POSITIONAL_PREFIXES = ("ante", "post", "infe", "supe", "late", "medi")
+
+
+def _positional(word: str) -> bool:
+    return word.startswith(_POSITIONAL_PREFIXES) and _POSITIONAL.match(word) is not None
 # Anatomical head nouns that name a site only with a positional word before them ("medial tubercle",
 # "inferolateral wall", "lower pole"); alone they are too vague to be SITE terms of the lexicon.
 ANATOMY_HEADS = {"tubercle", "tuberosity", "arch", "wall", "pole", "aspect", "margin", "border", "surface", "apex",
@@ -764,18 +769,18 @@ class DetailLinker:
         out = [c for c in cands if not (c.label_ == "SITE" and c.end < n and _names_no_site(lw[c.end]))]
         covered = {i for c in out for i in range(c.start, c.end)}
         added = False
-        i = 0
-        while i < n:
-            if i in covered:
-                i += 1
+        starts = [i for i, w in enumerate(lw) if w in SITE_EXTENDERS or _positional(w)]
+        i = -1
+        for i0 in starts:
+            if i0 < i or i0 in covered:
                 continue
-            j = i
-            while j < n and j not in covered and (lw[j] in SITE_EXTENDERS or _POSITIONAL.match(lw[j])):
+            i = j = i0
+            while j < n and j not in covered and (lw[j] in SITE_EXTENDERS or _positional(lw[j])):
                 j += 1
-            if j < n and j > i and j not in covered and lw[j] in ANATOMY_HEADS:
+            if j < n and j not in covered and lw[j] in ANATOMY_HEADS:
                 j += 1
-            elif not (j - i >= 2 and lw[j - 1] in ANATOMY_HEADS or any(_POSITIONAL.match(lw[x]) for x in range(i, j))):
-                i = max(j, i + 1)
+            elif not (j - i >= 2 and lw[j - 1] in ANATOMY_HEADS or any(_positional(lw[x]) for x in range(i, j))):
+                i = j
                 continue
             if j < n and _names_no_site(lw[j]):
                 i = j
