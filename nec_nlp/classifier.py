@@ -39,6 +39,9 @@ LABEL_DEFINITION = ("specific = the documentation supports an exact or NEC ('oth
                     "nos = it supports only the NOS ('unspecified') code. Statements: specific if kind in "
                     "{exact, nec} else nos.")
 CODE_SET_RELEASE = "2026-04"
+#: Weight of the text TF-IDF blocks; chosen on the statements' dev split (0.79 accuracy at 0.05 vs 0.75 at 1.0 and
+#: 0.2, with the statements left out of training), never on a test split.
+TEXT_WEIGHT = 0.05
 #: Words the keyword baseline reads as "not specified".
 KEYWORD_RE = re.compile(r"\b(unspecified|nos|not otherwise specified|not specified|unknown|not known|unclear)\b",
                         re.I)
@@ -272,7 +275,7 @@ class SpecificityModel:
 
 
 def build_pipeline(seed: int = 0, groups: Sequence[str] | None = None, n_folds: int = 3, *,
-                   calibrate: bool = True, C: float = 4.0) -> Any:
+                   calibrate: bool = True, C: float = 4.0, text_weight: float = TEXT_WEIGHT) -> Any:
     """The unfitted scikit-learn pipeline (feature frame -> calibrated logistic regression).
 
     Args:
@@ -280,6 +283,8 @@ def build_pipeline(seed: int = 0, groups: Sequence[str] | None = None, n_folds: 
         groups: Category of each training row; calibration folds are then grouped by it (unseen categories).
         n_folds: Calibration folds.
         C: Inverse regularisation strength of the logistic regression.
+        text_weight: Weight of the TF-IDF blocks against the numeric block (``transformer_weights``). A small weight
+            regularises the corpus vocabulary harder than the code-set features, which carry over to notes better.
         calibrate: False: the classifier step is the bare logistic regression (calibrate it afterwards, e.g. on
             held-out data with ``CalibratedClassifierCV(FrozenEstimator(pipeline))``).
 
@@ -301,7 +306,7 @@ def build_pipeline(seed: int = 0, groups: Sequence[str] | None = None, n_folds: 
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, max_features=80000,
                                   sublinear_tf=True, dtype=np.float32), TEXT_COLUMN),
         ("numeric", StandardScaler(), list(NUMERIC_COLUMNS)),
-    ])
+    ], transformer_weights={"words": text_weight, "chars": text_weight, "numeric": 1.0})
     base = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
     if not calibrate:
         return Pipeline([("features", features), ("classifier", base)])
@@ -438,7 +443,8 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
                      "dev_mentions_without_pipeline_match": dev_fallback,
                      "calibration": calibration,
                      "estimator": "ColumnTransformer(word 1-2gram TF-IDF, char_wb 2-5gram TF-IDF, scaled numeric) -> "
-                                  f"LogisticRegression(C={C}, class_weight='balanced'), calibrated with "
+                                  f"LogisticRegression(C={C}, class_weight='balanced'), text blocks weighted "
+                                  f"{TEXT_WEIGHT}, calibrated with "
                                   "CalibratedClassifierCV"},
         "features": [TEXT_COLUMN, *NUMERIC_COLUMNS],
         "metrics": {},
