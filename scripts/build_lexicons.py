@@ -170,7 +170,12 @@ def variants(title: str) -> list[str]:
     for p in parts[1:]:
         if p and " " not in p and not re.search(r"(ic|ed|al|ive|ous|ary|ar|oid)$", p):
             out.append(p)
+    # "pre-eclampsia" is also written "preeclampsia": add the closed form of hyphenated prefixes
+    out += [j for j in (_PREFIX_HYPHEN.sub(r"\1", o) for o in out) if j not in out]
     return out
+
+
+_PREFIX_HYPHEN = re.compile(r"\b(pre|post|non|anti|hyper|hypo|sub|peri|intra|extra|para|pseudo|re)-(?=[a-z])")
 
 
 def read_tabular(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
@@ -244,6 +249,10 @@ def read_index(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+# Tumour (morphology) names that the Table of Neoplasms lists beside sites ("skin ... melanoma"): never a site.
+MORPHOLOGY = re.compile(r"(?<!st)omas?\b|\b(carcinoma|sarcoma|nevus|nevi|cancer|tumou?r|neoplasm|metasta\w*)\b")
+
+
 def neoplasm_sites(path: Path) -> set[str]:
     sites: set[str] = set()
     root = ET.parse(path).getroot()
@@ -253,7 +262,7 @@ def neoplasm_sites(path: Path) -> set[str]:
             title = "".join(term.find("title").itertext()) if term.find("title") is not None else ""
             if "see" not in title.lower() and "overlapping" not in title.lower():
                 for v in [clean(p) for p in title.split(",")]:
-                    if v and len(v) > 2 and not re.search(r"\d", v):
+                    if v and len(v) > 2 and not re.search(r"\d", v) and not MORPHOLOGY.search(v):
                         sites.add(v)
             if level < 2:
                 walk(term, level + 1)
@@ -442,6 +451,14 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 sub = clean(c["Term"])
                 if sub and " " not in sub and sub.isalpha():
                     type_counter[sub] += 1
+        ref = (main["See"] or main["SeeAlso"]).strip().lower()
+        if not main["Code"] and ref.startswith(("neoplasm", "table of drugs")):
+            # morphology terms ("Adenocarcinoma - see also Neoplasm, malignant, by site") and drug-table
+            # conditions ("Overdose - see Table of Drugs and Chemicals"): coded through a table, not the index
+            for v in vs:
+                if v not in CONDITION_STOP and len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
+                    conditions.setdefault(v, "index main term (table reference)")
+            continue
         if main["See"] and not codes:  # pure cross-reference: resolved after the first pass
             see_refs.append((vs, main["See"]))
             continue

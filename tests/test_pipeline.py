@@ -392,3 +392,18 @@ def test_build_lexicons_script_is_deterministic(shared_dir, tmp_path, project_ro
     for name in ("conditions.jsonl", "sites.jsonl", "types.jsonl", "causes.jsonl"):
         packaged = (project_root / "nec_nlp" / "pipeline" / "resources" / name).read_bytes()
         assert (out / name).read_bytes() == packaged, name
+
+
+@pytest.mark.parametrize(
+    "text, condition",
+    [
+        ("Adenocarcinoma of the sigmoid colon.", "Adenocarcinoma"),  # index: see also Neoplasm, malignant
+        ("Malignant melanoma of the chin.", "melanoma"),  # a morphology name, not a neoplasm-table site
+        ("Preeclampsia at 34 weeks.", "Preeclampsia"),  # closed form of the index's "Pre-eclampsia"
+        ("Accidental oxycodone overdose, initial encounter.", "overdose"),  # index: see Table of Drugs
+    ],
+)
+def test_pipeline_table_referenced_and_morphology_conditions(nlp, text, condition):
+    doc = nlp(text)
+    assert condition in [e.text for e in doc.ents]
+    assert condition.lower() not in [s.text.lower() for s in doc.spans["details"] if s.label_ == "SITE"]
