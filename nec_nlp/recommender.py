@@ -30,9 +30,11 @@ between the note's codes.
 import json
 import logging
 import re
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,8 @@ from nec_nlp.types import CodeSuggestion, Mention, ScoredMention, Specificity
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["recommend", "annotate_note", "rule_specificity", "evaluate_codes", "MAX_CODES"]
+__all__ = ["recommend", "annotate_note", "rule_specificity", "evaluate_codes", "MAX_CODES", "set_memo_size",
+           "clear_memo", "memo_info"]
 
 MAX_CODES = 5
 
@@ -130,6 +133,7 @@ def _content(text: str | None) -> list[str]:
     return [w for w in _words(text) if w not in _STOP]
 
 
+@lru_cache(maxsize=1 << 18)
 def _word_match(a: str, b: str) -> bool:
     """Two stems match when equal or when one is a >= 5-letter prefix of the other (epileptic ~ epilepsy)."""
     if a == b:
@@ -721,17 +725,30 @@ def _title_words(title: str) -> list[str]:
     return _WORD.findall(title.lower())
 
 
+@lru_cache(maxsize=1 << 17)
+def _title_content(title: str) -> frozenset[str]:
+    """The content words of a code title (precomputed once per title)."""
+    return frozenset(_content(title))
+
+
+@lru_cache(maxsize=1 << 18)
+def _matches_any(word: str, words: frozenset[str]) -> bool:
+    return any(_word_match(word, w) for w in words)
+
+
 def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
     """Among billable descendants pick the one whose title matches the documented words best (laterality
     included); ties go to the unspecified code, then the shortest."""
     dwords = doc.detail_words | set(doc.head)
     lat = (doc.laterality or "").lower()
 
+    dkey = frozenset(dwords)
+
     def rank(k: Any) -> tuple[float, int, int]:
-        title = set(_content(k.title))
+        title = _title_content(k.title)
         tl = k.title.lower()
-        match = sum(1.0 for t in title if any(_word_match(t, w) for w in dwords))
-        match -= 0.1 * sum(1 for t in title if not any(_word_match(t, w) for w in dwords))
+        hits = sum(1 for t in title if _matches_any(t, dkey))
+        match = hits - 0.1 * (len(title) - hits)
         if lat:
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
         return (match, 1 if k.kind == "nos" else 0, -len(k.code))
@@ -894,7 +911,7 @@ def rule_specificity(mention: Mention, code_set: Any = None) -> Specificity:
     "Pain, postoperative NOS".
     """
     if code_set is not None and mention.assertion.current_affirmed:
-        _, beyond = _recommend(mention, Specificity("specific", 0.5), code_set)
+        _, beyond = _memoised(mention, Specificity("specific", 0.5), code_set)
         return Specificity("specific" if beyond else "nos", 0.75 if beyond else 0.25)
     d = mention.details
     named_drug = any(w not in _GENERIC_DRUG for v in d.drug for w in _content(v))
@@ -929,7 +946,72 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
         A :class:`ScoredMention` with up to :data:`MAX_CODES` billable codes, best first, its rationale, the details
         missing for a more specific code and, for NOS suggestions, a provider query.
     """
-    return _recommend(mention, specificity, code_set)[0]
+    if not mention.assertion.current_affirmed:
+        return _recommend(mention, specificity, code_set)[0]
+    return _memoised(mention, specificity, code_set)[0]
+
+
+# -- memo ----------------------------------------------------------------------------------------------------------
+# A recommendation depends only on the mention's words (text, details, sentence), the specificity verdict and the
+# code set -- not on where in the note it stands or on its section. The batch path sees the same diagnoses
+# ("Hypertension.", "Type 2 diabetes mellitus.") over and over: they are computed once and re-bound to each mention.
+
+_MEMO_LOCK = threading.Lock()
+_MEMO: "OrderedDict[tuple[Any, ...], tuple[tuple[CodeSuggestion, ...], str, tuple[str, ...], str | None, bool]]" = (
+    OrderedDict())
+_MEMO_MAX = [20_000]
+_MEMO_STATS = Counter()
+
+
+def set_memo_size(maxsize: int) -> None:
+    """Bound the recommendation memo (least recently used entries are dropped); 0 turns it off and clears it."""
+    with _MEMO_LOCK:
+        _MEMO_MAX[0] = max(0, int(maxsize))
+        while len(_MEMO) > _MEMO_MAX[0]:
+            _MEMO.popitem(last=False)
+
+
+def clear_memo() -> None:
+    """Empty the recommendation memo (and its hit/miss counters)."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
+        _MEMO_STATS.clear()
+
+
+def memo_info() -> dict[str, int]:
+    """``{"hits", "misses", "size", "maxsize"}`` of the recommendation memo."""
+    return {"hits": _MEMO_STATS["hits"], "misses": _MEMO_STATS["misses"], "size": len(_MEMO),
+            "maxsize": _MEMO_MAX[0]}
+
+
+def _spec_prefix(spec: Specificity) -> str:
+    return f"Specificity {spec.verdict} (p={spec.probability:.2f})."
+
+
+def _memoised(mention: Mention, specificity: Specificity, code_set: Any) -> tuple[ScoredMention, bool]:
+    if _MEMO_MAX[0] <= 0:
+        return _recommend(mention, specificity, code_set)
+    key = (id(code_set), getattr(code_set, "release", None), mention.text, mention.details, mention.sentence or "",
+           specificity.verdict)
+    with _MEMO_LOCK:
+        got = _MEMO.get(key)
+        if got is not None:
+            _MEMO.move_to_end(key)
+            _MEMO_STATS["hits"] += 1
+    if got is None:
+        sm, beyond = _recommend(mention, specificity, code_set)
+        tail = sm.rationale[len(_spec_prefix(specificity)):] if sm.rationale.startswith(
+            _spec_prefix(specificity)) else None
+        if tail is None:  # not the usual shape: do not memoise
+            return sm, beyond
+        with _MEMO_LOCK:
+            _MEMO_STATS["misses"] += 1
+            _MEMO[key] = (sm.codes, tail, sm.missing, sm.query, beyond)
+            while len(_MEMO) > _MEMO_MAX[0]:
+                _MEMO.popitem(last=False)
+        return sm, beyond
+    codes, tail, missing, query, beyond = got
+    return ScoredMention(mention, specificity, codes, _spec_prefix(specificity) + tail, missing, query), beyond
 
 
 def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tuple[ScoredMention, bool]:
@@ -1083,16 +1165,18 @@ def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
     """
     if code is None:
         return 0.0, False
-    title = set(_content(code.title))
+    title = _title_content(code.title)
     text = title | {w for t in (getattr(code, "inclusion", ()) or ()) for w in _content(t)}
     text |= {w for p in c.path for w in _content(p)}
     weights: dict[str, float] = {w: 1.0 for w in doc.head}
     for axis, ws in doc.phrases:
         for w in ws:
             weights[w] = max(weights.get(w, 0.0), 0.7 if axis == "context" else 1.0)
-    fit = sum(wt for w, wt in weights.items() if any(_word_match(w, t) for t in text))
-    extra = sum(1 for t in title if t not in _GENERIC_TITLE and not any(_word_match(t, w) for w in weights))
-    has_head = bool(doc.head) and any(_word_match(doc.head[-1], t) for t in text)
+    ftext = frozenset(text)
+    wkeys = frozenset(weights)
+    fit = sum(wt for w, wt in weights.items() if _matches_any(w, ftext))
+    extra = sum(1 for t in title if t not in _GENERIC_TITLE and not _matches_any(t, wkeys))
+    has_head = bool(doc.head) and _matches_any(doc.head[-1], ftext)
     return fit - 0.15 * extra, has_head
 
 
