@@ -18,3 +18,21 @@ def shared_dir() -> Path:
     if not (path / "data").is_dir():
         pytest.skip("../shared/data is not beside the project root")
     return path
+
+
+@pytest.fixture(scope="module")
+def isolated_code_set_cache(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, empty code-set cache dir (NEC_NLP_CACHE_DIR) for one test module; loaded releases forgotten."""
+    import os
+
+    from nec_nlp.icd10cm import forget_loaded
+
+    old = os.environ.get("NEC_NLP_CACHE_DIR")
+    os.environ["NEC_NLP_CACHE_DIR"] = str(tmp_path_factory.mktemp("necnlp-cache"))
+    forget_loaded()
+    yield
+    forget_loaded()
+    if old is None:
+        os.environ.pop("NEC_NLP_CACHE_DIR", None)
+    else:
+        os.environ["NEC_NLP_CACHE_DIR"] = old

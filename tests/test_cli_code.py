@@ -1,27 +1,15 @@
 """``nec-nlp code`` and ``nec-nlp lookup`` through typer's CliRunner."""
 
 import json
-import os
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from nec_nlp.cli import code_cmd, lookup_cmd
-from nec_nlp.icd10cm import forget_loaded
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory):
-    old = os.environ.get("NEC_NLP_CACHE_DIR")
-    os.environ["NEC_NLP_CACHE_DIR"] = str(tmp_path_factory.mktemp("necnlp-cache"))
-    forget_loaded()
-    yield
-    forget_loaded()
-    if old is None:
-        os.environ.pop("NEC_NLP_CACHE_DIR", None)
-    else:
-        os.environ["NEC_NLP_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("isolated_code_set_cache")
 
 
 @pytest.fixture(scope="module")

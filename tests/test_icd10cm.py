@@ -1,7 +1,6 @@
 """Tabular releases, code kinds, validation and 7th characters of :mod:`nec_nlp.icd10cm`, on real codes."""
 
 import datetime as dt
-import os
 import warnings
 
 import pytest
@@ -21,17 +20,7 @@ from nec_nlp.icd10cm.kinds import classify, other_position, unspecified_position
 from nec_nlp.icd10cm.releases import cache_dir
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory):
-    old = os.environ.get("NEC_NLP_CACHE_DIR")
-    os.environ["NEC_NLP_CACHE_DIR"] = str(tmp_path_factory.mktemp("necnlp-cache"))
-    forget_loaded()
-    yield
-    forget_loaded()
-    if old is None:
-        os.environ.pop("NEC_NLP_CACHE_DIR", None)
-    else:
-        os.environ["NEC_NLP_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("isolated_code_set_cache")
 
 
 @pytest.fixture(scope="module")

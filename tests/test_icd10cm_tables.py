@@ -3,27 +3,16 @@
 import gzip
 import hashlib
 import json
-import os
 from importlib import resources
 
 import pytest
 
 from nec_nlp.errors import InputError
-from nec_nlp.icd10cm import CodeSet, forget_loaded, load_code_set
+from nec_nlp.icd10cm import CodeSet, load_code_set
 from nec_nlp.icd10cm.index import IndexHit, reconcile
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory):
-    old = os.environ.get("NEC_NLP_CACHE_DIR")
-    os.environ["NEC_NLP_CACHE_DIR"] = str(tmp_path_factory.mktemp("necnlp-cache"))
-    forget_loaded()
-    yield
-    forget_loaded()
-    if old is None:
-        os.environ.pop("NEC_NLP_CACHE_DIR", None)
-    else:
-        os.environ["NEC_NLP_CACHE_DIR"] = old
+pytestmark = pytest.mark.usefixtures("isolated_code_set_cache")
 
 
 @pytest.fixture(scope="module")
