@@ -61,7 +61,7 @@ _NEGATORS = frozenset({"without", "no", "non", "not"})
 # Modifiers that describe extent or course rather than a coded type: left over, they do not call for an NEC code.
 _DESCRIPTOR_WORDS = ("generalized generalised localized localised diffuse widespread extensive multiple "
                      "new recent ongoing persistent mild moderate severe significant small large acquired "
-                     "community").split()
+                     "community displaced nondisplaced").split()
 _GENERIC_DRUG = frozenset(
     "drug drugs medication medications medicine medicines medicament medicaments agent agents substance "
     "substances pill pills therapy treatment".split()
@@ -145,6 +145,27 @@ def _word_match(a: str, b: str) -> bool:
     return a[:k] == b[:k]
 
 
+# Words the Alphabetic Index uses for what notes usually say (documented word -> index words). A coder reads
+# "distal radius" as "radius, lower end" and a "partial" tear as "incomplete".
+_INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "distal": ("lower",), "proximal": ("upper",), "partial": ("incomplete",), "partially": ("incomplete",),
+    "full": ("complete",), "total": ("complete",), "coli": ("colon", "large", "intestine"),
+    "colonic": ("colon",), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
+    "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
+    "cerebral": ("brain",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",), "dermal": ("skin",),
+    "vesical": ("bladder",), "uterine": ("uterus",), "ovarian": ("ovary",), "testicular": ("testis",),
+    "lid": ("eyelid",), "digit": ("finger", "toe"), "hallux": ("toe",),
+}
+for _k, _v in list(_INDEX_SYNONYMS.items()):
+    _INDEX_SYNONYMS[_stem(_k)] = _v
+
+
+@lru_cache(maxsize=1 << 18)
+def _term_match(t: str, w: str) -> bool:
+    """An index word ``t`` is supported by a documented word ``w``: same word, or the index's word for it."""
+    return _word_match(t, w) or any(_word_match(t, x) for x in _INDEX_SYNONYMS.get(w, ()))
+
+
 # -- documented details ------------------------------------------------------------------------------------------
 
 
@@ -207,6 +228,19 @@ def _documented(mention: Mention) -> _Doc:
     if extra:
         phrases.append(("type", extra))
         originals.append(" ".join(w for w in _WORD.findall(mention.text.lower()) if _stem(w) in extra))
+    # The word just before the mention in the same clause modifies it ("twin gestation", "Hammertoe deformity"
+    # when extraction kept only the head): documented as a type, not as sentence context.
+    sent0 = mention.sentence or ""
+    at0 = sent0.lower().find(mention.text.lower())
+    if at0 > 0:
+        clause = re.split(r"[,.;:()]", sent0[:at0])[-1]
+        known = {w for _, ws in phrases for w in ws} | set(head)
+        lead_words = [_stem(w) for w in _WORD.findall(clause.lower())[-1:]]
+        lead_words = [w for w in lead_words if w not in _STOP and w not in known and not w.isdigit()
+                      and w not in ("right", "left", "bilateral") and w not in _NEGATORS]
+        if lead_words:
+            phrases.append(("type", lead_words))
+            originals.append(" ".join(lead_words))
     # The rest of the sentence: weak evidence (the extraction may have split "Gestational diabetes" or left
     # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
     known = {w for _, ws in phrases for w in ws} | set(head)
@@ -228,12 +262,33 @@ def _documented(mention: Mention) -> _Doc:
         negative.add(len(phrases))
         phrases.append(("context", list(dict.fromkeys(negated_context))))
         originals.append("sentence context (stated absent)")
+    trimester = _trimester(mention.sentence or "")
+    if trimester:
+        phrases.append(("context", [trimester, "trimester"]))
+        originals.append("weeks of gestation")
     sent = (mention.sentence or "").lower()
     at = sent.find(mention.text.lower())
     lead = _WORD.findall(sent[:at])[-3:] if at >= 0 else []
     other = "other" in lead[-2:] or _WORD.findall(mention.text.lower())[:1] == ["other"]
     return _Doc(head=head, phrases=phrases, laterality=laterality, encounter=d.encounter, negative=negative,
                 originals=originals, other_specified=other)
+
+
+_GESTATION = re.compile(r"\b(?:at|of)\s+(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\b"
+                        r"|\b(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\s*(?:of\s+)?(?:gestation|pregnan|ga\b|iup)",
+                        re.I)
+
+
+def _trimester(sentence: str) -> str | None:
+    """The trimester ("1"/"2"/"3", as titles' ordinals stem) of a gestational age in weeks stated in the sentence
+    (ICD-10-CM: first < 14 weeks, second 14 to < 28, third 28 until delivery)."""
+    m = _GESTATION.search(sentence)
+    if not m:
+        return None
+    weeks = int(m.group(1) or m.group(2))
+    if not 1 <= weeks <= 45:
+        return None
+    return "1" if weeks < 14 else "2" if weeks < 28 else "3"
 
 
 def _alternatives(term: str) -> list[list[str]]:
@@ -256,7 +311,8 @@ def _alternatives(term: str) -> list[list[str]]:
 
 
 # Index words that name no axis of their own ("lumbar region", "upper part"): optional when matching.
-_FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple"})
+_FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple",
+                     "end"})
 
 
 def _polarity(term: str, connector: str | None) -> bool | None:
@@ -309,7 +365,7 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
              if (pol is False) == (i in doc.negative)]
     matched: set[str] = set()
     for t in tw:
-        hit = next((w for _, ws in avail for w in ws if _word_match(t, w)), None)
+        hit = next((w for _, ws in avail for w in ws if _term_match(t, w)), None)
         if hit is None and t in _FILLER:
             continue
         if hit is None:
@@ -348,7 +404,9 @@ def _hit_code(hit: Any) -> str | None:
     if printed and resolved and printed != resolved and resolved.replace(".", "").startswith(
             printed.replace(".", "")):
         return printed
-    return resolved
+    # printed with '-' and no unspecified child to resolve to: the subcategory itself (made billable later from
+    # the documented words, e.g. the side)
+    return resolved or printed or None
 
 
 def _see_path(see: str) -> list[str]:
@@ -403,7 +461,7 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     the content words of its path are in the mention and it covers the head (last) word. "atrial fibrillation"
     thus lands on "Fibrillation > atrial", "diabetes mellitus" on "Diabetes, diabetic".
     """
-    words = [w for w in _words(mention.text) if w not in _STOP]
+    words = _index_words(cs, [w for w in _words(mention.text) if w not in _STOP])
     if not words:
         return []
     head = words[-1]
@@ -411,7 +469,7 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     sent = mention.sentence or ""
     at = sent.lower().find(mention.text.lower())
     if at > 0:
-        before = [w for w in _words(sent[:at])[-2:] if w not in _STOP]
+        before = _index_words(cs, [w for w in _words(sent[:at])[-2:] if w not in _STOP])
         words = before + words
     found: list[tuple[int, int, Any, set[str]]] = []
     seen: set[Any] = set()
@@ -459,6 +517,26 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
         found.sort(key=lambda f: -len(_subterms(cs, f[2].path)))
     return [(h, consumed) for _, _, h, consumed, _ in found]
+
+
+def _index_words(cs: Any, words: list[str]) -> list[str]:
+    """Closed compounds the index prints in two words: a word the index does not know that splits into two words
+    it does ("preeclampsia" -> "pre eclampsia", "hammertoe" -> "hammer toe")."""
+    out: list[str] = []
+    for w in words:
+        out.extend(_split_compound(cs, w))
+    return out
+
+
+def _split_compound(cs: Any, w: str) -> list[str]:
+    knows = getattr(cs.index, "knows", None)
+    if knows is None or len(w) < 7 or not w.isalpha() or knows(w):
+        return [w]
+    for k in range(3, len(w) - 2):
+        a, b = w[:k], w[k:]
+        if knows(a) and knows(b) and len(b) >= 3:
+            return [a, _stem(b)]
+    return [w]
 
 
 def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]:
@@ -688,8 +766,7 @@ def _seventh_by_words(cs: Any, full: str, seventh: dict[str, str], encounter: st
 
 
 _SIDES = ("right", "left", "bilateral")
-_SIDE_WORDS = frozenset({"right", "left", "bilateral", "unspecified", "side", "ear", "eye", "unilateral", "limb",
-                         "lower", "upper", "knee", "hip", "shoulder", "foot", "hand"})
+_SIDE_WORDS = frozenset({"right", "left", "bilateral", "unspecified", "side", "unilateral"})
 
 
 def _lateral_sibling(cs: Any, c: Any, doc: _Doc) -> Any:
@@ -1018,8 +1095,12 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     """:func:`recommend`, plus whether documented details reached beyond the NOS default (for the rule)."""
     if not mention.assertion.current_affirmed:
         return ScoredMention(mention, specificity, (), _why_not_coded(mention)), False
+    original = mention
+    mention = _expand_abbreviation(mention)
     cs = code_set
     doc = _documented(mention)
+    doc.phrases = [(axis, list(dict.fromkeys(_index_words(cs, ws)))) for axis, ws in doc.phrases]
+    doc.head = _index_words(cs, doc.head)
     encounter = mention.details.encounter or "initial"
     enc_note = (f"7th character: {_ENCOUNTER_TEXT.get(encounter, encounter)} (documented)"
                 if mention.details.encounter else "7th character: initial encounter (no encounter documented)")
@@ -1046,14 +1127,23 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             start = _follow_see(cs, main, 3) or main
             end, used1, alts = _walk(cs, start, doc, used0)
             end_code = _hit_code(_follow_see(cs, end, 3))
+            also = getattr(main, "see_also", None)
+            if not end_code and not _hit_code(main) and also and "neoplasm" not in also.lower():
+                # "Gestation (period) - see also Pregnancy": the entry it sends to, when this one leads nowhere
+                target = _lookup(cs, also) or _lookup(cs, _see_path(also))
+                if target is not None:
+                    end, used1, alts = _walk(cs, _follow_see(cs, target, 3) or target, doc, used0)
+                    end_code = _hit_code(_follow_see(cs, end, 3))
             path = tuple(end.path)
             neo = [x or "" for x in (getattr(end, "see", None), getattr(main, "see", None),
                                      getattr(main, "see_also", None), main.path[0])]
             neo_see = next((x for x in neo if "neoplasm" in x.lower()), None)
             if neo_see is not None and not any(c.source == "neoplasms" for c in cands):
                 cands.extend(_neoplasm_candidates(cs, mention, doc, neo_see))
+            # the main term's own code is the NOS default of a bare term; a multiword main term
+            # ("Neuralgia, postherpetic", "Hammer toe") already carries a documented type
             nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (
-                not (used1 - used0) and len(path) == 1)
+                not (used1 - used0) and len(path) == 1 and len(used0) <= 1)
             end_obj = cs.get(end_code.rstrip("-")) if end_code else None
             if end_obj is not None and (specificity.verdict == "specific" or doc.other_specified) \
                     and end_obj.kind == "nos" and "unspecified" in end_obj.title.lower():
@@ -1107,8 +1197,44 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         top: _Cand = info[0]["cand"]
         nos_marked = bool(top.path) and "nos" in _WORD.findall(top.path[-1].lower())
         beyond = suggestions[0].kind != "nos" or bool(leftover) or (bool(top.matched) and not nos_marked)
-    sm = ScoredMention(mention, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
+    if mention is not original:
+        rationale += f' "{original.text}" read as "{mention.text}".'
+    sm = ScoredMention(original, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
     return sm, beyond
+
+
+_ABBREVIATIONS: dict[str, str] | None = None
+
+
+def _abbreviations() -> dict[str, str]:
+    """The extraction lexicon's condition abbreviations (case-sensitive) -> their full wording."""
+    global _ABBREVIATIONS
+    if _ABBREVIATIONS is None:
+        table: dict[str, str] = {}
+        try:
+            from nec_nlp.pipeline.rules import default_abbreviations
+
+            for a in default_abbreviations():
+                if a.label != "CONDITION":
+                    continue
+                full = a.expansion
+                if a.qualifier and a.qualifier.lower() not in full.lower():
+                    full = f"{a.qualifier} {full}"
+                table[a.abbr] = full
+        except Exception as exc:  # noqa: BLE001 - no lexicon: abbreviations stay as written
+            logger.debug("abbreviation lexicon unavailable: %s", type(exc).__name__)
+        _ABBREVIATIONS = table
+    return _ABBREVIATIONS
+
+
+def _expand_abbreviation(mention: Mention) -> Mention:
+    """A mention written as an abbreviation ("DVT") read in full ("deep vein thrombosis") for the index walk."""
+    text = mention.text.strip()
+    full = _abbreviations().get(text)
+    if not full:
+        return mention
+    sentence = re.sub(rf"\b{re.escape(text)}\b", full, mention.sentence or "")
+    return replace(mention, text=full, sentence=sentence)
 
 
 def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: set[str]

@@ -307,6 +307,12 @@ class AlphabeticIndex:
                 inv.setdefault(w, set()).add(i)
         return inv
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` (lower-cased, lightly stemmed as :func:`words` does) occurs in some index term."""
+        if self._inverted is None:
+            self._inverted = self._build_inverted()
+        return _stem(word.lower()) in self._inverted
+
     def search(self, term: str, limit: int = 10) -> list[IndexHit]:
         """Entries whose path covers the words of ``term``, best first.
 
