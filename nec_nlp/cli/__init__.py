@@ -51,24 +51,30 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console entry point: runs the app, turning user errors into one-line messages."""
+    """Console entry point: runs the app; user errors become one-line messages, never tracebacks.
+
+    A :class:`NecNlpError` exits with 2; a usage error (bad option, missing file) is shown by click/typer with
+    its own exit code (2); ``typer.Exit(code)`` exits with that code.
+    """
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except NecNlpError as exc:
         typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (KeyboardInterrupt, EOFError):
         typer.echo("Aborted.", err=True)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive as ClickException
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        sys.exit(130)
+    except Exception as exc:
+        # click's (or typer's vendored click's) ClickException: usage errors, bad parameters, aborts
+        show = getattr(exc, "show", None)
+        if callable(show) and hasattr(exc, "exit_code"):
+            show()
             sys.exit(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
