@@ -828,6 +828,8 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
         match = hits - 0.1 * (len(title) - hits)
         if lat:
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
+        elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
+            match -= 0.5  # no side documented: the unspecified-side code
         return (match, 1 if k.kind == "nos" else 0, -len(k.code))
 
     return max(kids, key=rank) if kids else None
@@ -951,6 +953,40 @@ def _site_phrases(mention: Mention, doc: _Doc) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_UNSPECIFIED_MORPHOLOGY = frozenset({"unspecified", "malignant", "neoplasm", "of"})
+
+
+def _morphology_code(cs: Any, code: str, doc: _Doc) -> str | None:
+    """The code for the documented morphology beside a Table-of-Neoplasms code that leaves it unspecified
+    ("Unspecified malignant neoplasm of skin of other parts of face" + basal cell carcinoma -> "Basal cell
+    carcinoma of skin of other parts of face"): same site words, the rest of the title documented."""
+    c = cs.get(code.rstrip("-").rstrip("."))
+    if c is None or not c.title.lower().startswith("unspecified malignant neoplasm"):
+        return None
+    base = set(_title_words(c.title)) - _UNSPECIFIED_MORPHOLOGY
+    said = doc.detail_words | set(doc.head)
+    pool: dict[str, Any] = {}
+    for k in cs.billable_descendants(c.code[:3]):
+        pool[k.code] = k
+        parent = cs.get(k.parent) if k.parent else None
+        if parent is not None:
+            pool[parent.code] = parent
+    best: tuple[int, str] | None = None
+    for k in pool.values():
+        words = set(_title_words(k.title)) - {"of"}
+        if k.code == c.code or not base <= words:
+            continue
+        rest = {w for w in words - base if w not in _STOP}
+        if not rest or not all(any(_word_match(_stem(w), x) for x in said) for w in rest):
+            continue
+        if len(words) - len(base) - len(rest) > 1:
+            continue
+        key = (len(rest), k.code)
+        if best is None or key > best:
+            best = key
+    return best[1] if best else None
+
+
 def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list[_Cand]:
     behaviour = _neoplasm_behaviour(mention, see)
     cands: list[_Cand] = []
@@ -965,6 +1001,9 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
             exact = bool(getattr(nc, "exact_site", True))
             printed = (getattr(nc, "printed", None) or "").rstrip("-").rstrip(".")
             code = printed if printed and cs.get(printed) is not None else nc.code
+            morph = _morphology_code(cs, code, doc)
+            if morph is not None:
+                code = morph
             entry = set(_content(re.sub(r"^neoplasm, neoplastic,?", "", (nc.matched_entry or "").lower())))
             overlap = sum(1 for w in set(_content(site)) if any(_word_match(w, e) for e in entry))
             if not overlap:
