@@ -154,7 +154,12 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
     "cerebral": ("brain",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",), "dermal": ("skin",),
     "vesical": ("bladder",), "uterine": ("uterus",), "ovarian": ("ovary",), "testicular": ("testis",),
-    "lid": ("eyelid",), "digit": ("finger", "toe"), "hallux": ("toe",),
+    "lid": ("eyelid",), "digit": ("finger", "toe"), "hallux": ("toe", "foot"),
+    # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
+    "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
+    # a part names the region the index (or the tabular) codes it by when it has no entry of its own
+    "toe": ("foot",), "finger": ("hand",), "thumb": ("hand", "finger"), "forehead": ("face",),
+    "temple": ("face",), "cheek": ("face",), "chin": ("face",), "brow": ("face",), "eyebrow": ("face",),
 }
 for _k, _v in list(_INDEX_SYNONYMS.items()):
     _INDEX_SYNONYMS[_stem(_k)] = _v
@@ -312,7 +317,7 @@ def _alternatives(term: str) -> list[list[str]]:
 
 # Index words that name no axis of their own ("lumbar region", "upper part"): optional when matching.
 _FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple",
-                     "end"})
+                     "end", "induced"})
 
 
 def _polarity(term: str, connector: str | None) -> bool | None:
@@ -790,8 +795,8 @@ def _lateral_sibling(cs: Any, c: Any, doc: _Doc) -> Any:
         if not own or shared / len(own) < 0.5:
             continue
         extra = sum(1 for t in title if t not in _SIDE_WORDS and not any(_word_match(t, w) for w in own))
-        if extra > 1:
-            continue
+        if extra > 1 or (extra and k.parent != c.parent):
+            continue  # another site or type of the category is no side of this code
         key = shared - 0.3 * extra - (0.5 if k.kind == "nec" else 0.0)
         if best is None or key > best[0]:
             best = (key, k)
@@ -802,10 +807,14 @@ def _title_words(title: str) -> list[str]:
     return _WORD.findall(title.lower())
 
 
+_EXCEPT = re.compile(r"\b(?:except|other than|excluding)\b[^,;()]*", re.I)
+
+
 @lru_cache(maxsize=1 << 17)
 def _title_content(title: str) -> frozenset[str]:
-    """The content words of a code title (precomputed once per title)."""
-    return frozenset(_content(title))
+    """The content words of a code title (precomputed once per title), without the words it excludes
+    ("Serous conjunctivitis, except viral" does not name "viral")."""
+    return frozenset(_content(_EXCEPT.sub(" ", title)))
 
 
 @lru_cache(maxsize=1 << 18)
@@ -1280,6 +1289,7 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
               ) -> tuple[list[CodeSuggestion], list[dict[str, Any]]]:
     best: dict[str, tuple[float, _Cand, str | None]] = {}
     order = sorted(cands, key=lambda c: -c.score)
+    indexed = any(c.source in ("index", "neoplasms", "drugs") for c in cands)
     for c in order:
         code, how = _billable(cs, c.code, doc, encounter)
         if not code:
@@ -1293,6 +1303,10 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
         if c.extra.get("needs_head") and not has_head:
             continue  # a title that does not name the condition is no candidate for it
         total = c.score + fit
+        if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":
+            # an "Other ..." code found only by its title words is no NEC decision: the index has the say
+            # (its own NEC entries and the 'Other' sibling of its unspecified code come as index candidates)
+            total -= 1.0
         if code not in best or best[code][0] < total:
             best[code] = (total, c, how)
     ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:MAX_CODES]
