@@ -369,8 +369,13 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
     avail = [(axis, [w for w in ws if w not in used]) for i, (axis, ws) in enumerate(doc.phrases)
              if (pol is False) == (i in doc.negative)]
     matched: set[str] = set()
+    via_synonym: set[str] = set()
     for t in tw:
-        hit = next((w for _, ws in avail for w in ws if _term_match(t, w)), None)
+        hit = next((w for _, ws in avail for w in ws if _word_match(t, w)), None)
+        if hit is None:
+            hit = next((w for _, ws in avail for w in ws if _term_match(t, w)), None)
+            if hit is not None:
+                via_synonym.add(hit)
         if hit is None and t in _FILLER:
             continue
         if hit is None:
@@ -382,7 +387,8 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
     score = 0.0
     for axis, ws in avail:
         if ws:
-            score += (0.5 if axis == "context" else 1.0) * sum(1 for w in ws if w in matched) / len(ws)
+            score += (0.5 if axis == "context" else 1.0) * sum(
+                (0.9 if w in via_synonym else 1.0) for w in ws if w in matched) / len(ws)
     return score, matched
 
 
@@ -684,6 +690,11 @@ def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
     return best[1] if best else None
 
 
+def _site_entry(hit: Any) -> bool:
+    """The entry is itself a body site (below its main term), so its "specified NEC" subterm means other sites."""
+    return len(getattr(hit, "path", ()) or ()) > 1
+
+
 def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
     """The ``... NEC`` subterm of an entry for documented details that have no code of their own, if any."""
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
@@ -692,7 +703,7 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
         descriptors |= set(_content(getattr(sub, "nonessential", None) or ""))
     descriptors |= set(_content(getattr(hit, "nonessential", None) or ""))
     leftover_axes = {axis for axis, ws in doc.phrases
-                     if axis in ("type", "cause") and any(w not in used and w not in descriptors for w in ws)}
+                     if axis in ("type", "cause", "site") and any(w not in used and w not in descriptors for w in ws)}
     if doc.other_specified:
         leftover_axes.add("type")
     if not leftover_axes:
@@ -710,6 +721,10 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
             rank = 2 if words else 1
         elif "cause" in words and "cause" in leftover_axes:
             rank = 2
+        elif "site" in words and "site" in leftover_axes:
+            rank = 2
+        if not words and leftover_axes == {"site"} and not _site_entry(hit):
+            rank = 0  # a documented site only calls for "specified NEC" under a site entry ("Nevus, skin, face")
         if rank and _hit_code(_follow_see(cs, sub, 3)):
             preferred.append((rank, sub))
     if not preferred:
@@ -1149,6 +1164,11 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     doc = _documented(mention)
     doc.phrases = [(axis, list(dict.fromkeys(_index_words(cs, ws)))) for axis, ws in doc.phrases]
     doc.head = _index_words(cs, doc.head)
+    if any(axis == "site" and "skin" not in ws and _is_skin_site(cs, " ".join(ws)) for axis, ws in doc.phrases) \
+            and "skin" not in doc.detail_words:
+        # the Table of Neoplasms files the documented site under skin ("forehead (skin)"): weak evidence of "skin"
+        doc.phrases.append(("context", ["skin"]))
+        doc.originals.append("site on the skin (Table of Neoplasms)")
     encounter = mention.details.encounter or "initial"
     enc_note = (f"7th character: {_ENCOUNTER_TEXT.get(encounter, encounter)} (documented)"
                 if mention.details.encounter else "7th character: initial encounter (no encounter documented)")
@@ -1464,6 +1484,27 @@ _AXIS_CACHE: dict[tuple[int, tuple[str, ...]], tuple[int, int]] = {}
 
 
 _SITE_CACHE: dict[tuple[int, str], bool] = {}
+_SKIN_CACHE: dict[tuple[int, str], bool] = {}
+
+
+def _is_skin_site(cs: Any, site: str) -> bool:
+    """Whether the Table of Neoplasms files a documented site under skin ("forehead (skin)", "temple (skin)")."""
+    key = (id(cs), site.lower())
+    if key not in _SKIN_CACHE:
+        if len(_SKIN_CACHE) > 50000:
+            _SKIN_CACHE.clear()
+        ok = False
+        try:
+            nc = cs.neoplasms.lookup(site, "malignant_primary")
+            entry = (getattr(nc, "matched_entry", None) or "").lower() if nc is not None else ""
+            last = entry.split(",")[-1] if entry else ""
+            ok = bool(nc is not None and (nc.code or "").startswith("C44") and getattr(nc, "exact_site", True)
+                      and "skin" not in entry.split(",")[1:-1] and any(_word_match(w, x) for w in _content(site)
+                                                                   for x in _content(last)))
+        except Exception:  # noqa: BLE001 - no neoplasm table: no skin knowledge
+            ok = False
+        _SKIN_CACHE[key] = ok
+    return _SKIN_CACHE[key]
 
 
 def _is_site(cs: Any, term: str) -> bool:
