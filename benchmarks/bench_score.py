@@ -2,7 +2,7 @@
 recommendation memo, in one process.
 
     python benchmarks/bench_score.py            # first 200 MTSamples notes
-    python benchmarks/bench_score.py --n 50
+    python benchmarks/bench_score.py --n 50 --model rules
 
 Three passes over the same N notes with one scorer: memo off; memo on, starting empty (the gain from diagnoses
 repeated across distinct notes); memo on, warm (a second pass: the ceiling when every mention was seen before).
@@ -42,13 +42,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=Path, default=DEFAULT_NOTES)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--model", default=None, help="specificity model folder or 'rules' (default: the shipped one)")
     args = ap.parse_args()
 
     from nec_nlp import recommender
     from nec_nlp.api import load
 
     texts = read_notes(args.notes, args.n)
-    scorer = load()
+    scorer = load(model=args.model)
     # warm-up on a note outside the measured set would need one more note; warm the per-word caches on all notes
     # with the memo off so that the three passes differ only by the memo
     recommender.set_memo_size(0)

@@ -130,7 +130,12 @@ def _words(text: str | None) -> list[str]:
 
 
 def _content(text: str | None) -> list[str]:
-    return [w for w in _words(text) if w not in _STOP]
+    return list(_content_cached(text or ""))
+
+
+@lru_cache(maxsize=1 << 17)
+def _content_cached(text: str) -> tuple[str, ...]:
+    return tuple(w for w in _words(text) if w not in _STOP)
 
 
 @lru_cache(maxsize=1 << 18)
@@ -185,6 +190,7 @@ class _Doc:
     negative: set[int] = field(default_factory=set)  # indexes of phrases stated as absent ("without hematuria")
     originals: list[str] = field(default_factory=list)  # the documented surface string of each phrase
     other_specified: bool = False  # the provider wrote "other (specified) X": a type the code set has no code for
+    cov_cache: dict[Any, tuple[float, set[str]]] = field(default_factory=dict)  # _coverage per (term, used, ...)
 
     def described(self, matched: Iterable[str]) -> list[str]:
         """'axis "surface"' for each documented phrase that shares a word with ``matched``."""
@@ -296,7 +302,12 @@ def _trimester(sentence: str) -> str | None:
     return "1" if weeks < 14 else "2" if weeks < 28 else "3"
 
 
-def _alternatives(term: str) -> list[list[str]]:
+def _alternatives(term: str) -> tuple[list[str], ...]:
+    return _alternatives_cached(term)
+
+
+@lru_cache(maxsize=1 << 16)
+def _alternatives_cached(term: str) -> tuple[list[str], ...]:
     """Content words of each alternative an index term offers ("atrial or auricular", "Diabetes, diabetic")."""
     inner = re.findall(r"\(([^)]*)\)", term)
     outer = re.sub(r"\([^)]*\)", " ", term)
@@ -312,7 +323,7 @@ def _alternatives(term: str) -> list[list[str]]:
     alts = [_content(a) for a in [*split, *inner]]
     alts = [a for a in alts if a]
     # "atrial or auricular fibrillation": words shared by every alternative stay with each of them
-    return alts or [[]]
+    return tuple(alts) or ([],)
 
 
 # Index words that name no axis of their own ("lumbar region", "upper part"): optional when matching.
@@ -352,12 +363,17 @@ def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None
     only taken when all its words are documented), else the summed fraction of each detail phrase it covers
     (so "postoperative" covering a whole CAUSE beats "ear" covering a third of "external ear canal").
     """
+    key = (term, connector, frozenset(used), len(doc.phrases))
+    hit = doc.cov_cache.get(key)
+    if hit is not None:
+        return hit[0], set(hit[1])
     best: tuple[float, set[str]] = (0.0, set())
     for tw in _alternatives(term):
         got = _coverage_words(tw, term, doc, used, connector)
         if got[0] > best[0]:
             best = got
-    return best
+    doc.cov_cache[key] = best
+    return best[0], set(best[1])
 
 
 def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connector: str | None
@@ -431,6 +447,62 @@ def _lookup(cs: Any, path: Sequence[str] | str) -> Any:
         return None
 
 
+class _Bounded(OrderedDict):  # type: ignore[type-arg]
+    """A small LRU dict for the per-code-set lookups below (index searches, subterm lists, title searches)."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_or(self, key: Any, make: Any) -> Any:
+        try:
+            value = self[key]
+            self.move_to_end(key)
+            return value
+        except KeyError:
+            value = make()
+            self[key] = value
+            if len(self) > self.maxsize:
+                self.popitem(last=False)
+            return value
+
+
+_SEARCH_CACHE = _Bounded(50_000)
+_SUBTERM_CACHE = _Bounded(50_000)
+_TITLE_CACHE = _Bounded(20_000)
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(cache: _Bounded, key: Any, make: Any) -> Any:
+    with _CACHE_LOCK:
+        if key in cache:
+            return cache.get_or(key, make)
+    value = make()
+    with _CACHE_LOCK:
+        cache[key] = value
+        if len(cache) > cache.maxsize:
+            cache.popitem(last=False)
+    return value
+
+
+def _index_search(cs: Any, phrase: str) -> list[Any]:
+    def make() -> list[Any]:
+        try:
+            return list(cs.index.search(phrase, limit=10))
+        except Exception:  # noqa: BLE001
+            return []
+    return _cached(_SEARCH_CACHE, (id(cs), phrase), make)
+
+
+def _search_titles(cs: Any, query: str) -> list[tuple[str, float]]:
+    def make() -> list[tuple[str, float]]:
+        try:
+            return list(cs.search_titles(query, limit=10))
+        except Exception:  # noqa: BLE001
+            return []
+    return _cached(_TITLE_CACHE, (id(cs), query), make)
+
+
 def _subterms(cs: Any, path: Sequence[str]) -> list[Any]:
     try:
         return list(cs.index.subterms(tuple(path)))
@@ -491,7 +563,7 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
             break
         phrase = " ".join(words[i:j])
         try:
-            hits = cs.index.search(phrase, limit=10)
+            hits = _index_search(cs, phrase)
         except Exception:  # noqa: BLE001
             hits = []
         for h in hits:
@@ -574,7 +646,7 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
                              for sub, conn in _flat_subterms(cs, start.path))
             if not names_head:
                 continue
-            combo = replace(doc, phrases=[*doc.phrases, ("type", list(doc.head))],
+            combo = replace(doc, phrases=[*doc.phrases, ("type", list(doc.head))], cov_cache={},
                             originals=[*doc.originals, mention.text])
             end, used, _alts = _walk(cs, start, combo, set(ws))
             code = _hit_code(_follow_see(cs, end, 3))
@@ -648,6 +720,10 @@ def _lookahead(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> float:
 
 
 def _flat_subterms(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]:
+    return _cached(_SUBTERM_CACHE, (id(cs), tuple(path)), lambda: _flat_subterms_uncached(cs, path))
+
+
+def _flat_subterms_uncached(cs: Any, path: Sequence[str]) -> list[tuple[Any, str | None]]:
     """Subterms of ``path`` with their connector; connector subterms ("with", "due to", ...) are replaced by
     their children, which keep the connector (so "with > hematuria" never matches "without hematuria")."""
     out: list[tuple[Any, str | None]] = []
@@ -1245,7 +1321,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     tab: list[tuple[str, float]] = []
     if use is None:
         try:
-            tab = cs.search_titles(query, limit=10)
+            tab = _search_titles(cs, query)
         except Exception:  # noqa: BLE001
             tab = []
     for code, score in tab:
