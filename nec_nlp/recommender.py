@@ -164,6 +164,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
     "toe": ("foot",), "finger": ("hand",), "thumb": ("hand", "finger"), "forehead": ("face",),
+    "disc": ("intervertebral", "nucleus", "pulposus"), "disk": ("intervertebral", "nucleus", "pulposus", "disc"),
     "temple": ("face",), "cheek": ("face",), "chin": ("face",), "brow": ("face",), "eyebrow": ("face",),
 }
 for _k, _v in list(_INDEX_SYNONYMS.items()):
@@ -173,7 +174,22 @@ for _k, _v in list(_INDEX_SYNONYMS.items()):
 @lru_cache(maxsize=1 << 18)
 def _term_match(t: str, w: str) -> bool:
     """An index word ``t`` is supported by a documented word ``w``: same word, or the index's word for it."""
-    return _word_match(t, w) or any(_word_match(t, x) for x in _INDEX_SYNONYMS.get(w, ()))
+    return _word_match(t, w) or any(_word_match(t, x) for x in _INDEX_SYNONYMS.get(w, ())) or (
+        t in _spinal_region(w))
+
+
+_SPINAL_LEVEL = re.compile(r"^([clts])(\d{1,2})$")
+_SPINAL_REGION = {"c": ("cervical",), "t": ("thoracic",), "l": ("lumbar",), "s": ("sacral", "sacrum")}
+
+
+def _spinal_region(w: str) -> tuple[str, ...]:
+    """A vertebral level ("l3", "c5", "t12") names its spinal region (lumbar, cervical, thoracic, sacral)."""
+    m = _SPINAL_LEVEL.match(w)
+    if not m:
+        return ()
+    n = int(m.group(2))
+    limit = {"c": 8, "t": 12, "l": 5, "s": 5}[m.group(1)]
+    return _SPINAL_REGION[m.group(1)] if 1 <= n <= limit else ()
 
 
 # -- documented details ------------------------------------------------------------------------------------------
