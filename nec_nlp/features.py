@@ -9,6 +9,7 @@ note), and numeric columns (counts of details, shape of the phrase, and, when a 
 candidate codes the code set's title search returns).
 """
 
+import logging
 import re
 import weakref
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from nec_nlp.types import Mention
+
+logger = logging.getLogger(__name__)
 
 TEXT_COLUMN = "text"
 
@@ -34,6 +37,13 @@ MATCHER_FORMAT = 1
 #: Candidate-code features (see :class:`CandidateMatcher`), per code kind.
 CANDIDATE_COLUMNS = (*(f"{feat}_{kind}" for feat in ("match", "full", "covers", "covered", "extra") for kind in KINDS),
                      "n_content", "nos_extra_axis", "nos_extra_free")
+#: Code-recommender features (see :func:`recommender_features`): the kind of the code
+#: ``nec_nlp.recommender.recommend`` ranks first for the documented mention, the runner-up's score, whether details
+#: are missing for a more specific code, and whether the bare condition (the mention words alone, without details or
+#: sentence) gets another code (do the documented details change the code?) and of which kind, and whether the first
+#: code's title says "unspecified" (a NOS code by its title, not only by a "... NOS" inclusion term).
+RECOMMENDER_COLUMNS = ("rec_exact", "rec_nec", "rec_nos", "rec_none", "rec_second_score", "rec_missing",
+                       "rec_bare_differs", "rec_bare_nos", "rec_title_unspecified")
 #: Numeric columns, in a fixed order (the fitted pipeline selects them by name).
 NUMERIC_COLUMNS = (
     "n_tokens", "n_commas", "n_linkers", "has_nos_word", "has_encounter_word",
@@ -149,18 +159,22 @@ def _base_features(mention: Mention) -> dict[str, float | str]:
 
 
 def features_frame(mentions: Sequence[Mention], code_set: Any = None,
-                   hide: Sequence[str | None] | None = None) -> pd.DataFrame:
+                   hide: Sequence[str | None] | None = None, *, recommender: bool = False,
+                   processes: int = 1) -> pd.DataFrame:
     """Feature rows of many mentions as one DataFrame (the fitted pipeline's input), built in one pass.
 
     Args:
         mentions: The mentions to featurize.
         code_set: Optional code set, as for :func:`mention_features`.
         hide: Optional code per mention whose own code-set entries the candidate features ignore (training only).
+        recommender: Also add the code-recommender columns (:data:`RECOMMENDER_COLUMNS`, zeros without a code set).
+        processes: Worker processes for the recommender features of many distinct mentions.
 
     Returns:
-        A DataFrame with the ``text`` column and every column of :data:`NUMERIC_COLUMNS`, one row per mention.
+        A DataFrame with the ``text`` column and every column of :data:`NUMERIC_COLUMNS` (then
+        :data:`RECOMMENDER_COLUMNS` when ``recommender``), one row per mention.
     """
-    columns = [TEXT_COLUMN, *NUMERIC_COLUMNS]
+    columns = [TEXT_COLUMN, *NUMERIC_COLUMNS, *(RECOMMENDER_COLUMNS if recommender else ())]
     if not mentions:
         return pd.DataFrame({c: pd.Series(dtype=object if c == TEXT_COLUMN else float) for c in columns})
     rows = [_base_features(m) for m in mentions]
@@ -168,6 +182,10 @@ def features_frame(mentions: Sequence[Mention], code_set: Any = None,
     cand = candidate_features(frame[TEXT_COLUMN].tolist(), code_set, hide)
     for j, col in enumerate(CANDIDATE_COLUMNS):
         frame[col] = cand[:, j]
+    if recommender:
+        rec = recommender_features(mentions, code_set, processes)
+        for j, col in enumerate(RECOMMENDER_COLUMNS):
+            frame[col] = rec[:, j]
     return frame[columns]
 
 
@@ -515,3 +533,105 @@ def candidate_features(texts: Sequence[str], code_set: Any = None,
     if code_set is None or not texts:
         return np.zeros((len(texts), len(CANDIDATE_COLUMNS)), dtype=np.float64)
     return matcher_for(code_set).match(list(texts), hide)
+
+
+# ---------------------------------------------------------------------------------------------- recommender stacking
+#: Memo of recommender features per (code set, mention key); bounded so a long-running service does not grow without
+#: limit.
+_REC_MEMO: "weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[float, ...]]]" = weakref.WeakKeyDictionary()
+_REC_MEMO_MAX = 200_000
+_REC_SHARED: dict[str, Any] = {}
+
+
+def mention_key(mention: Mention) -> tuple[Any, ...]:
+    """What the recommender reads of a mention (its offsets and assertion aside): the memo key."""
+    return (mention.text, mention.sentence, mention.section, mention.details)
+
+
+def _rec_row(mention: Mention, code_set: Any) -> tuple[float, ...]:
+    from dataclasses import replace
+
+    from nec_nlp.recommender import recommend
+    from nec_nlp.types import Assertion, Details, Specificity
+
+    spec = Specificity("specific", 0.5)
+    # the question is the documentation's specificity, whatever the assertion: score the mention as affirmed
+    try:
+        sm = recommend(replace(mention, assertion=Assertion()), spec, code_set)
+    except Exception:  # noqa: BLE001 - a recommender failure on one mention is "no code", not a failed prediction
+        logger.debug("recommender failed on a mention", exc_info=True)
+        return (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    codes = sm.codes
+    kind = codes[0].kind if codes else None
+    bare = Mention(text=mention.text, start=0, end=len(mention.text), sentence=mention.text, details=Details())
+    try:
+        bare_codes = recommend(bare, spec, code_set).codes if codes else ()
+    except Exception:  # noqa: BLE001
+        bare_codes = ()
+    return (float(kind == "exact"), float(kind == "nec"), float(kind == "nos"), float(kind is None),
+            float(codes[1].score) if len(codes) > 1 else 0.0, float(bool(sm.missing)),
+            float(bool(codes) and bool(bare_codes) and bare_codes[0].code != codes[0].code),
+            float(bool(bare_codes) and bare_codes[0].kind == "nos"),
+            float(bool(codes) and "unspecified" in (codes[0].title or "").lower()))
+
+
+def _rec_rows_worker(keys: Sequence[int]) -> list[tuple[float, ...]]:
+    mentions, code_set = _REC_SHARED["mentions"], _REC_SHARED["code_set"]
+    return [_rec_row(mentions[i], code_set) for i in keys]
+
+
+def recommender_features(mentions: Sequence[Mention], code_set: Any = None, processes: int = 1) -> np.ndarray:
+    """Recommender features (:data:`RECOMMENDER_COLUMNS`) of each mention; zeros without a code set.
+
+    This stacks the classifier on the deterministic, knowledge-based code recommender
+    (``nec_nlp.recommender.recommend``, asked as if the documentation were specific): whether the documented
+    details lead to an exact/NEC code or only the NOS one depends on the code set's axes, which text features do not
+    see. Results are memoised per mention key (:func:`mention_key`) and code set.
+
+    Args:
+        mentions: The mentions.
+        code_set: A project code set; None gives zeros.
+        processes: Worker processes for many distinct mentions (training); results do not depend on it.
+
+    Returns:
+        A float array ``(len(mentions), len(RECOMMENDER_COLUMNS))``.
+    """
+    out = np.zeros((len(mentions), len(RECOMMENDER_COLUMNS)), dtype=np.float64)
+    if code_set is None or not mentions:
+        return out
+    try:
+        memo = _REC_MEMO.setdefault(code_set, {})
+    except TypeError:
+        memo = {}
+    keys = [mention_key(m) for m in mentions]
+    todo: dict[tuple[Any, ...], int] = {}
+    for i, k in enumerate(keys):
+        if k not in memo and k not in todo:
+            todo[k] = i
+    if todo:
+        idx = list(todo.values())
+        rows: list[tuple[float, ...]] = []
+        if processes > 1 and len(idx) >= 2000:
+            import multiprocessing as mp
+
+            _REC_SHARED.update(mentions=mentions, code_set=code_set)
+            try:
+                chunks = [idx[j::processes] for j in range(processes)]
+                with mp.get_context("fork").Pool(processes) as pool:
+                    parts = pool.map(_rec_rows_worker, chunks)
+                by_index = {i: r for chunk, part in zip(chunks, parts) for i, r in zip(chunk, part)}
+                rows = [by_index[i] for i in idx]
+            finally:
+                _REC_SHARED.clear()
+        else:
+            rows = [_rec_row(mentions[i], code_set) for i in idx]
+        fresh = dict(zip(todo, rows))
+        for i, k in enumerate(keys):
+            out[i] = fresh[k] if k in fresh else memo[k]
+        if len(memo) + len(fresh) > _REC_MEMO_MAX:
+            memo.clear()
+        memo.update(fresh)
+        return out
+    for i, k in enumerate(keys):
+        out[i] = memo[k]
+    return out

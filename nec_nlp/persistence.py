@@ -183,7 +183,13 @@ def render_card(card: dict[str, Any]) -> str:
                      f"{st.get('weight')}, sha256 `{st.get('sha256')}`)")
     lines.append("")
     training = card.get("training", {})
-    lines += ["## Model", "", f"- {training.get('estimator', '')}", f"- calibration: {training.get('calibration')}",
+    lines += ["## Model", ""]
+    if card.get("feature_description"):
+        lines += [f"**Features.** {card['feature_description']}", ""]
+    if card.get("recommender_sha256"):
+        lines += [f"Recommender used for the stacked features: `nec_nlp/recommender.py` sha256 "
+                  f"`{card['recommender_sha256']}`.", ""]
+    lines += [f"- {training.get('estimator', '')}", f"- calibration: {training.get('calibration')}",
               f"- seed {training.get('seed')}, sample {training.get('sample')}, "
               f"extraction pipeline used: {training.get('pipeline')}, "
               f"training mentions without a pipeline match: {training.get('mentions_without_pipeline_match')}", ""]
@@ -199,8 +205,10 @@ def render_card(card: dict[str, Any]) -> str:
             lines.append(f"| {name} | {m.get('n')} | {_fmt(m.get('macro_f1'))} | {_fmt(m.get('accuracy'))} | "
                          f"{_fmt(m.get('ece'))} | {_fmt(m.get('brier'))} | {_fmt(maj.get('macro_f1'))} / "
                          f"{_fmt(maj.get('accuracy'))} | {_fmt(kw.get('macro_f1'))} / {_fmt(kw.get('accuracy'))} |")
-        lines += ["", "Held out: `test` (ICD-10-CM categories unseen in training) and `statements_test`. `dev` picked "
-                  "the calibration and the threshold; `statements_dev` is part of the training data.", ""]
+        dev_role = ("fitted the stacked recommender model, the calibration and the threshold"
+                    if card.get("uses_recommender") else "picked the calibration and the threshold")
+        lines += ["", "Held out: `test` (ICD-10-CM categories unseen in training) and `statements_test`. `dev` "
+                  f"{dev_role}; `statements_dev` is part of the training data.", ""]
     art = card.get("artifact", {})
     lines += ["## Artifact", "", f"`{art.get('file')}` sha256 `{art.get('sha256')}` ({art.get('bytes')} bytes). "
               "Loading refuses a file whose checksum differs.", "", f"Created {card.get('created')}.", ""]

@@ -105,3 +105,24 @@ def test_classifier_rejects_bad_input(corpus_dir, small_model, tmp_path):
 def test_classifier_model_threshold_drives_verdict(small_model):
     m = SpecificityModel(small_model.pipeline, threshold=1.01, card={})
     assert {s.verdict for s in m.predict([Mention(text="Pneumonia", start=0, end=9)])} == {"nos"}
+
+
+@pytest.mark.slow
+def test_classifier_stacked_on_the_recommender_is_reproducible(corpus_dir):
+    """With a code set the model stacks on the code recommender (fitted on the dev split); same data + seed, same
+    predictions."""
+    from nec_nlp.icd10cm import load_code_set
+    from nec_nlp.features import RECOMMENDER_COLUMNS
+
+    cs = load_code_set("2026-04")
+    a = train(corpus_dir, code_set=cs, seed=3, sample=250, nlp=False)
+    b = train(corpus_dir, code_set=cs, seed=3, sample=250, nlp=False)
+    assert a.uses_recommender and a.card["uses_recommender"]
+    assert a.card["features"][-len(RECOMMENDER_COLUMNS):] == list(RECOMMENDER_COLUMNS)
+    records = load_corpus(corpus_dir, "test")[:60]
+    from nec_nlp.classifier import record_mentions
+
+    ms, _ = record_mentions(records, None)
+    assert np.array_equal(a.predict_proba(ms, cs), b.predict_proba(ms, cs))
+    plain = train(corpus_dir, code_set=cs, seed=3, sample=250, nlp=False, recommender=False)
+    assert not plain.uses_recommender

@@ -149,3 +149,57 @@ def test_features_matcher_is_picklable_free():
     out = m.match(["pneumonia", "lobar pneumonia"])
     assert out.shape == (2, len(CANDIDATE_COLUMNS))
     assert np.all(out[:, CANDIDATE_COLUMNS.index("full_nos")] == [1.0, 0.0])
+
+
+def test_recommender_features_are_zero_without_a_code_set_and_memoised_per_mention_key(monkeypatch):
+    import nec_nlp.features as f
+    import nec_nlp.recommender as rec
+    from nec_nlp.features import RECOMMENDER_COLUMNS, recommender_features
+    from nec_nlp.types import CodeSuggestion, ScoredMention
+
+    ms = [_mention("Right renal stone.", "renal stone"), _mention("Right renal stone.", "renal stone")]
+    assert recommender_features(ms, None).shape == (2, len(RECOMMENDER_COLUMNS))
+    assert not recommender_features(ms, None).any()
+    calls = []
+
+    def fake(mention, specificity, code_set, **kw):
+        calls.append(mention.text)
+        detailed = bool(mention.details.site) or mention.sentence != mention.text
+        code = CodeSuggestion("N20.0", "Calculus of kidney", "nos", 1.0) if detailed else \
+            CodeSuggestion("N20.9", "Urinary calculus, unspecified", "nos", 1.0)
+        return ScoredMention(mention, specificity, (code,), "", ("laterality",))
+
+    monkeypatch.setattr(rec, "recommend", fake)
+
+    class CS:  # any weak-referenceable object stands for a code set here
+        pass
+
+    cs = CS()
+    out = recommender_features(ms, cs)
+    row = dict(zip(RECOMMENDER_COLUMNS, out[0]))
+    assert row["rec_nos"] == 1.0 and row["rec_exact"] == 0.0 and row["rec_missing"] == 1.0
+    assert row["rec_bare_differs"] == 1.0 and row["rec_bare_nos"] == 1.0
+    assert row["rec_title_unspecified"] == 0.0  # NOS by its inclusion term, not by its title
+    assert np.array_equal(out[0], out[1])
+    assert len(calls) == 2  # one detailed + one bare call for the one distinct mention key
+    recommender_features(ms, cs)
+    assert len(calls) == 2  # memoised
+    frame = features_frame(ms[:1], None, recommender=True)
+    assert list(frame.columns) == [TEXT_COLUMN, *NUMERIC_COLUMNS, *RECOMMENDER_COLUMNS]
+    assert f.mention_key(ms[0]) == f.mention_key(ms[1])
+
+
+def test_recommender_features_survive_a_recommender_failure(monkeypatch):
+    import nec_nlp.recommender as rec
+    from nec_nlp.features import RECOMMENDER_COLUMNS, recommender_features
+
+    def broken(*a, **kw):
+        raise AttributeError("boom")
+
+    monkeypatch.setattr(rec, "recommend", broken)
+
+    class CS:
+        pass
+
+    row = dict(zip(RECOMMENDER_COLUMNS, recommender_features([_mention("Odd thing.", "thing")], CS())[0]))
+    assert row["rec_none"] == 1.0 and row["rec_exact"] == 0.0

@@ -20,7 +20,7 @@ def next_version_name(models: Path, prefix: str = "specificity") -> str:
 
 def train_and_save(corpus: Path, out: Path, *, statements: Path | None = None, seed: int = 0,
                    sample: int | None = None, code_set_release: str = "2026-04", use_pipeline: bool = True,
-                   plots: bool = False) -> tuple[Any, dict[str, Any]]:
+                   plots: bool = False, recommender: bool = True) -> tuple[Any, dict[str, Any]]:
     """Train on ``corpus`` (+ the statements' dev split), evaluate (dev, test, statements, with baselines), save.
 
     Returns:
@@ -34,7 +34,8 @@ def train_and_save(corpus: Path, out: Path, *, statements: Path | None = None, s
     nlp = default_nlp() if use_pipeline else None
     nlp_arg: Any = nlp if nlp is not None else False
     use_statements = statements if statements is not None and statements.is_file() else None
-    model = train(corpus, code_set=code_set, seed=seed, sample=sample, nlp=nlp_arg, statements=use_statements)
+    model = train(corpus, code_set=code_set, seed=seed, sample=sample, nlp=nlp_arg, statements=use_statements,
+                  recommender=recommender)
     metrics: dict[str, Any] = {}
     for split in ("dev", "test"):
         records: Any = corpus
@@ -106,6 +107,9 @@ def register(app: typer.Typer) -> None:
             "--no-pipeline", help="Use the corpus spans as mentions instead of running the extraction pipeline.")
                                ] = False,
         plots: Annotated[bool, typer.Option(help="Also write evaluation plots into the model folder.")] = False,
+        no_recommender: Annotated[bool, typer.Option(
+            "--no-recommender", help="Do not stack on the code recommender (text and code-set features only).")
+                                  ] = False,
     ) -> None:
         """Train the specificity classifier and write a versioned model folder (model, card JSON + Markdown)."""
         from nec_nlp.persistence import models_dir
@@ -118,7 +122,8 @@ def register(app: typer.Typer) -> None:
         if (out / "model.joblib").exists() and not overwrite:
             raise InputError(f"{out} already holds a model: pass --overwrite or another --name/--out.")
         model, metrics = train_and_save(corpus, out, statements=statements, seed=seed, sample=sample,
-                                        code_set_release=code_set, use_pipeline=not no_pipeline, plots=plots)
+                                        code_set_release=code_set, use_pipeline=not no_pipeline, plots=plots,
+                                        recommender=not no_recommender)
         render_metrics(metrics)
         if set_default:
             from nec_nlp.persistence import models_dir as _md
