@@ -9,23 +9,13 @@ ratio compares notes per second. Building each pipeline is timed separately and 
 """
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import DEFAULT_NOTES, read_notes  # noqa: E402
 
 
-def read_notes(path: Path, n: int) -> list[str]:
-    csv.field_size_limit(10**8)
-    out = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            out.append(row["text"])
-            if len(out) >= n:
-                break
-    return out
 
 
 def rate(nlp, texts: list[str], batch_size: int = 32) -> tuple[float, int]:
@@ -55,7 +45,7 @@ def build_baseline():
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--notes", type=Path, default=ROOT.parent / "shared" / "data" / "mtsamples" / "notes.csv")
+    ap.add_argument("--notes", type=Path, default=DEFAULT_NOTES)
     ap.add_argument("--n", type=int, default=1000, help="notes for nec_nlp (default 1000)")
     ap.add_argument("--baseline-n", type=int, default=100, help="notes for the medspaCy default (default 100)")
     args = ap.parse_args()

@@ -11,23 +11,12 @@ printed, never note text.
 """
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_NOTES = Path("/work/shared/data/mtsamples/notes.csv")
+from _common import DEFAULT_NOTES, read_notes  # noqa: E402
 
 
-def read_notes(path: Path, n: int) -> list[str]:
-    csv.field_size_limit(10**8)
-    out = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            out.append(row["text"])
-            if len(out) >= n:
-                break
-    return out
 
 
 def rate(scorer, texts: list[str]) -> tuple[float, int]:

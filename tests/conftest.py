@@ -36,3 +36,11 @@ def isolated_code_set_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("NEC_NLP_CACHE_DIR", None)
     else:
         os.environ["NEC_NLP_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def cs():
+    """The April 2026 code set (test modules that need an isolated cache define their own ``cs``)."""
+    from nec_nlp.icd10cm import load_code_set
+
+    return load_code_set("2026-04")

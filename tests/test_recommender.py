@@ -13,10 +13,6 @@ SPECIFIC = Specificity("specific", 0.9)
 NOS = Specificity("nos", 0.1)
 
 
-@pytest.fixture(scope="module")
-def cs():
-    icd10cm = pytest.importorskip("nec_nlp.icd10cm")
-    return icd10cm.load_code_set("2026-04")
 
 
 def mention(text: str, sentence: str = "", assertion: Assertion | None = None, **details) -> Mention:
