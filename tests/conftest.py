@@ -44,3 +44,12 @@ def cs():
     from nec_nlp.icd10cm import load_code_set
 
     return load_code_set("2026-04")
+
+
+@pytest.fixture(scope="session")
+def specificity_corpus() -> Path:
+    """The classifier's corpus folder (built by scripts/build_corpora.py and committed)."""
+    path = ROOT / "corpora" / "specificity"
+    if not (path / "train.jsonl.gz").is_file():
+        pytest.skip("corpora/specificity not built (python scripts/build_corpora.py)")
+    return path

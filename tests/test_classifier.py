@@ -10,25 +10,17 @@ from nec_nlp.types import Mention, Specificity
 
 
 @pytest.fixture(scope="module")
-def corpus_dir(project_root):
-    path = project_root / "corpora" / "specificity"
-    if not (path / "train.jsonl.gz").is_file():
-        pytest.skip("corpora/specificity not built (python scripts/build_corpora.py)")
-    return path
+def small_model(specificity_corpus):
+    return train(specificity_corpus, seed=3, sample=400, nlp=False)
 
 
-@pytest.fixture(scope="module")
-def small_model(corpus_dir):
-    return train(corpus_dir, seed=3, sample=400, nlp=False)
-
-
-def test_classifier_train_is_reproducible(corpus_dir, small_model):
-    again = train(corpus_dir, seed=3, sample=400, nlp=False)
+def test_classifier_train_is_reproducible(specificity_corpus, small_model):
+    again = train(specificity_corpus, seed=3, sample=400, nlp=False)
     mentions = [Mention(text=r["text"][r["start"]:r["end"]], start=r["start"], end=r["end"])
-                for r in load_corpus(corpus_dir, "test")[:150]]
+                for r in load_corpus(specificity_corpus, "test")[:150]]
     assert np.array_equal(small_model.predict_proba(mentions), again.predict_proba(mentions))
     assert small_model.card["corpus"]["sha256_used"] == again.card["corpus"]["sha256_used"]
-    other = train(corpus_dir, seed=4, sample=400, nlp=False)
+    other = train(specificity_corpus, seed=4, sample=400, nlp=False)
     assert other.card["corpus"]["sha256_used"] != small_model.card["corpus"]["sha256_used"]
 
 
@@ -51,8 +43,8 @@ def test_classifier_card_records_training(small_model):
     assert 0.0 < card["training"]["threshold"] < 1.0
 
 
-def test_classifier_evaluate_reports_metrics_baselines_and_plots(corpus_dir, small_model, tmp_path):
-    records = load_corpus(corpus_dir, "test")[:300]
+def test_classifier_evaluate_reports_metrics_baselines_and_plots(specificity_corpus, small_model, tmp_path):
+    records = load_corpus(specificity_corpus, "test")[:300]
     out = evaluate(small_model, records, nlp=False, plots_dir=tmp_path, return_predictions=True)
     assert out["n"] == 300
     for key in ("macro_f1", "accuracy", "ece", "brier"):
@@ -88,11 +80,11 @@ def test_classifier_statement_records_take_label_from_kind(kind, label):
     assert rec["category"] == "A41"
 
 
-def test_classifier_rejects_bad_input(corpus_dir, small_model, tmp_path):
+def test_classifier_rejects_bad_input(specificity_corpus, small_model, tmp_path):
     with pytest.raises(InputError):
         normalize_record({"id": "x", "text": "Pneumonia."})
     with pytest.raises(InputError):
-        load_corpus(corpus_dir)  # a folder needs a split
+        load_corpus(specificity_corpus)  # a folder needs a split
     with pytest.raises(InputError):
         load_corpus(tmp_path / "missing.jsonl")
     one_label = [{"id": str(i), "text": "Pneumonia.", "start": 0, "end": 9, "label": "nos"} for i in range(10)]
@@ -108,21 +100,21 @@ def test_classifier_model_threshold_drives_verdict(small_model):
 
 
 @pytest.mark.slow
-def test_classifier_stacked_on_the_recommender_is_reproducible(corpus_dir):
+def test_classifier_stacked_on_the_recommender_is_reproducible(specificity_corpus):
     """With a code set the model stacks on the code recommender (fitted on the dev split); same data + seed, same
     predictions."""
     from nec_nlp.icd10cm import load_code_set
     from nec_nlp.features import RECOMMENDER_COLUMNS
 
     cs = load_code_set("2026-04")
-    a = train(corpus_dir, code_set=cs, seed=3, sample=250, nlp=False)
-    b = train(corpus_dir, code_set=cs, seed=3, sample=250, nlp=False)
+    a = train(specificity_corpus, code_set=cs, seed=3, sample=250, nlp=False)
+    b = train(specificity_corpus, code_set=cs, seed=3, sample=250, nlp=False)
     assert a.uses_recommender and a.card["uses_recommender"]
     assert a.card["features"][-len(RECOMMENDER_COLUMNS):] == list(RECOMMENDER_COLUMNS)
-    records = load_corpus(corpus_dir, "test")[:60]
+    records = load_corpus(specificity_corpus, "test")[:60]
     from nec_nlp.classifier import record_mentions
 
     ms, _ = record_mentions(records, None)
     assert np.array_equal(a.predict_proba(ms, cs), b.predict_proba(ms, cs))
-    plain = train(corpus_dir, code_set=cs, seed=3, sample=250, nlp=False, recommender=False)
+    plain = train(specificity_corpus, code_set=cs, seed=3, sample=250, nlp=False, recommender=False)
     assert not plain.uses_recommender

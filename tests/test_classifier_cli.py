@@ -11,18 +11,10 @@ from nec_nlp.errors import InputError
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def corpus(project_root):
-    path = project_root / "corpora" / "specificity"
-    if not (path / "train.jsonl.gz").is_file():
-        pytest.skip("corpora/specificity not built")
-    return path
-
-
 @pytest.mark.slow
-def test_classifier_cli_train_then_evaluate(corpus, project_root, tmp_path):
+def test_classifier_cli_train_then_evaluate(specificity_corpus, project_root, tmp_path):
     out = tmp_path / "specificity-cli"
-    result = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--sample", "300", "--no-pipeline",
+    result = runner.invoke(app, ["train", str(specificity_corpus), "--out", str(out), "--sample", "300", "--no-pipeline",
                                  "--statements", str(project_root / "corpora/statements/statements.jsonl")])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} >= {"model.joblib", "model_card.json", "MODEL_CARD.md"}
@@ -31,10 +23,10 @@ def test_classifier_cli_train_then_evaluate(corpus, project_root, tmp_path):
     assert {"dev", "test"} <= set(card["metrics"])
     assert "statements_test" in result.output or "test" in result.output
 
-    again = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--sample", "300", "--no-pipeline"])
+    again = runner.invoke(app, ["train", str(specificity_corpus), "--out", str(out), "--sample", "300", "--no-pipeline"])
     assert isinstance(again.exception, InputError)  # refuses to overwrite without --overwrite
 
-    result = runner.invoke(app, ["evaluate", str(out), "--corpus", str(corpus), "--sample", "150", "--no-pipeline",
+    result = runner.invoke(app, ["evaluate", str(out), "--corpus", str(specificity_corpus), "--sample", "150", "--no-pipeline",
                                  "--statements", str(tmp_path / "none.jsonl"), "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
