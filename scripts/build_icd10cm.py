@@ -49,6 +49,14 @@ def write_gz(name: str, obj: Any) -> dict[str, Any]:
     return {"file": name, "sha256": sha256(path), "bytes": path.stat().st_size}
 
 
+def write_table(manifest: dict[str, Any], key: str, name: str, obj: Any, src: Path) -> None:
+    """Write one converted CMS table and record it, with its source file and checksum, in the manifest."""
+    entry = write_gz(name, obj)
+    entry["source"] = {"file": src.name, "sha256": sha256(src)}
+    manifest[key] = entry
+    print(f"{key}: {entry['file']} ({entry['bytes']:,} bytes)")
+
+
 def release_window(release: str) -> tuple[str, str]:
     """An April release is in force April 1 .. September 30; an October release October 1 .. March 31."""
     year, month = (int(x) for x in release.split("-"))
@@ -117,27 +125,18 @@ def main(argv: list[str] | None = None) -> int:
             build_tabulars(manifest, Path(tmp))
     if "index" in parts:
         src = fy / "ICD10CM_2025_Index.csv"
-        entry = write_gz("index-2025.json.gz", build_index(src))
-        entry["source"] = {"file": src.name, "sha256": sha256(src)}
-        manifest["index"] = entry
-        print(f"index: {entry['file']} ({entry['bytes']:,} bytes)")
+        write_table(manifest, "index", "index-2025.json.gz", build_index(src), src)
     if "drugs" in parts:
         src = fy / "icd-10-cm-drug-2025.xml"
         table, classes, sources = build_drug_table(src)
-        entry = write_gz("drugs-2025.json.gz", table)
-        entry["source"] = {"file": src.name, "sha256": sha256(src)}
-        manifest["drugs"] = entry
+        write_table(manifest, "drugs", "drugs-2025.json.gz", table, src)
         centry = write_gz("drug-classes.json.gz", classes)
         centry["source"] = sources
         manifest["drug_classes"] = centry
-        print(f"drugs: {entry['file']} ({entry['bytes']:,} bytes); classes: {centry['file']} "
-              f"({centry['bytes']:,} bytes)")
+        print(f"drug_classes: {centry['file']} ({centry['bytes']:,} bytes)")
     if "neoplasms" in parts:
         src = fy / "icd-10-cm-neoplasm-2025.xml"
-        entry = write_gz("neoplasms-2025.json.gz", build_neoplasm_table(src))
-        entry["source"] = {"file": src.name, "sha256": sha256(src)}
-        manifest["neoplasms"] = entry
-        print(f"neoplasms: {entry['file']} ({entry['bytes']:,} bytes)")
+        write_table(manifest, "neoplasms", "neoplasms-2025.json.gz", build_neoplasm_table(src), src)
     mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", "utf-8")
     return 0
 
