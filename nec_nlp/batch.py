@@ -23,6 +23,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -640,8 +641,9 @@ def score_notes(
     model: str | None = None,
     scorer_factory: Callable[..., Any] | None = None,
     scorer_kwargs: dict[str, Any] | None = None,
-    cache_size: int = 1024,
+    cache_size: int = 256,
     mp_context: str = "spawn",
+    recycle_after: int = 1000,
 ) -> Iterator[dict[str, Any]]:
     """Score validated records, yielding one output object per record, in input order.
 
@@ -659,6 +661,9 @@ def score_notes(
         cache_size: results of repeated identical texts kept per worker (0 = no cache); the scorer is
             deterministic, so the output is the same either way.
         mp_context: multiprocessing start method.
+        recycle_after: a worker process is replaced by a fresh one after scoring about this many notes (0 = never),
+            so its caches and allocator cannot creep up over a long run; each restart reloads the model (~7 s).
+            Needs Python 3.11 (ignored on 3.10) and ``workers > 1``.
 
     Yields:
         Output objects (see :func:`output_record`).
@@ -675,8 +680,11 @@ def score_notes(
             yield from _merge(chunk, _score_texts(scorer, texts, cache=cache), id_col)  # type: ignore[arg-type]
         return
     ctx = multiprocessing.get_context(mp_context)
+    recycle: dict[str, Any] = {}
+    if recycle_after > 0 and sys.version_info >= (3, 11):
+        recycle["max_tasks_per_child"] = max(1, -(-recycle_after // chunk_size))
     pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(factory, kwargs, cache_size))
+                               initargs=(factory, kwargs, cache_size), **recycle)
     try:
         pending: deque[tuple[list[NoteRecord], Future[Any] | None]] = deque()
         for chunk in chunks:
@@ -909,8 +917,9 @@ def score_file(
     progress: bool = True,
     scorer_factory: Callable[..., Any] | None = None,
     scorer_kwargs: dict[str, Any] | None = None,
-    cache_size: int = 1024,
+    cache_size: int = 256,
     on_chunk: Callable[[int], None] | None = None,
+    recycle_after: int = 1000,
 ) -> BatchSummary:
     """Score a note export into an output file; every input row yields exactly one output record.
 
@@ -934,6 +943,8 @@ def score_file(
         cache_size: results of repeated identical note texts kept per worker (0 = off); same output either way.
         on_chunk: called with the number of records written so far after every flushed chunk (tests use it
             to interrupt a run).
+        recycle_after: replace a worker process with a fresh one after about this many notes (0 = never); keeps
+            memory level over long runs (see :func:`score_notes`).
 
     Returns:
         The run summary.
@@ -987,7 +998,8 @@ def score_file(
             buffered = 0
             for obj in score_notes(records, id_col=id_col, workers=n_workers, chunk_size=chunk_size,
                                    code_set=code_set, model=model, scorer_factory=scorer_factory,
-                                   scorer_kwargs=scorer_kwargs, cache_size=cache_size):
+                                   scorer_kwargs=scorer_kwargs, cache_size=cache_size,
+                                   recycle_after=recycle_after):
                 sink.write(json.dumps(obj, ensure_ascii=False) + "\n")
                 written += 1
                 buffered += 1

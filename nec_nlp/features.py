@@ -539,7 +539,7 @@ def candidate_features(texts: Sequence[str], code_set: Any = None,
 #: Memo of recommender features per (code set, mention key); bounded so a long-running service does not grow without
 #: limit.
 _REC_MEMO: "weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[float, ...]]]" = weakref.WeakKeyDictionary()
-_REC_MEMO_MAX = 200_000
+_REC_MEMO_MAX = 50_000  # the training corpus (~31k mentions) fits; a scoring worker fills it within ~2,000 notes
 _REC_SHARED: dict[str, Any] = {}
 
 

@@ -133,7 +133,7 @@ def _content(text: str | None) -> list[str]:
     return list(_content_cached(text or ""))
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 15)
 def _content_cached(text: str) -> tuple[str, ...]:
     return tuple(w for w in _words(text) if w not in _STOP)
 
@@ -322,7 +322,7 @@ def _alternatives(term: str) -> tuple[list[str], ...]:
     return _alternatives_cached(term)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def _alternatives_cached(term: str) -> tuple[list[str], ...]:
     """Content words of each alternative an index term offers ("atrial or auricular", "Diabetes, diabetic")."""
     inner = re.findall(r"\(([^)]*)\)", term)
@@ -483,9 +483,11 @@ class _Bounded(OrderedDict):  # type: ignore[type-arg]
             return value
 
 
-_SEARCH_CACHE = _Bounded(50_000)
-_SUBTERM_CACHE = _Bounded(50_000)
-_TITLE_CACHE = _Bounded(20_000)
+# Caps sized so the caches fill within the first ~1,000 notes of a batch worker and memory then stays level
+# (benchmarks/bench_batch.py); a full cache drops its least recently used entries.
+_SEARCH_CACHE = _Bounded(16_384)
+_SUBTERM_CACHE = _Bounded(8_192)
+_TITLE_CACHE = _Bounded(8_192)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -917,7 +919,7 @@ def _title_words(title: str) -> list[str]:
 _EXCEPT = re.compile(r"\b(?:except|other than|excluding)\b[^,;()]*", re.I)
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 16)
 def _title_content(title: str) -> frozenset[str]:
     """The content words of a code title (precomputed once per title), without the words it excludes
     ("Serous conjunctivitis, except viral" does not name "viral")."""
@@ -1191,7 +1193,7 @@ def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
 _MEMO_LOCK = threading.Lock()
 _MEMO: "OrderedDict[tuple[Any, ...], tuple[tuple[CodeSuggestion, ...], str, tuple[str, ...], str | None, bool]]" = (
     OrderedDict())
-_MEMO_MAX = [20_000]
+_MEMO_MAX = [8_192]
 _MEMO_STATS = Counter()
 
 
@@ -1583,7 +1585,7 @@ def _is_skin_site(cs: Any, site: str) -> bool:
     """Whether the Table of Neoplasms files a documented site under skin ("forehead (skin)", "temple (skin)")."""
     key = (id(cs), site.lower())
     if key not in _SKIN_CACHE:
-        if len(_SKIN_CACHE) > 50000:
+        if len(_SKIN_CACHE) > 8192:
             _SKIN_CACHE.clear()
         ok = False
         try:

@@ -5,6 +5,7 @@ The acceptance runs with the real scorer live in ``test_batch_acceptance.py``.
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -376,3 +377,31 @@ def test_batch_oversized_multiline_note_is_one_row(tmp_path):
     raws = list(batch._read_csv(path, ["note_id", "text"], record_cap=50_000))
     assert [(r.row, r.fields.get("note_id"), r.error) for r in raws] == [(1, "big", "text_too_long"),
                                                                          (2, "small", None)]
+
+
+class PidScorer(FakeScorer):
+    """Reports the worker process it ran in as the result's code set."""
+
+    def score(self, text):
+        import os
+
+        return NoteResult(f"pid-{os.getpid()}", {"name": "fake"}, super().score(text).mentions)
+
+
+def pid_factory(**kwargs):
+    return PidScorer()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="max_tasks_per_child needs Python 3.11")
+def test_batch_recycles_workers_without_losing_rows():
+    from nec_nlp.batch import NoteRecord
+
+    recs = [NoteRecord(i + 1, f"n{i}", "x " * (i + 1)) for i in range(24)]
+    out = list(score_notes(recs, workers=2, chunk_size=2, recycle_after=4, scorer_factory=pid_factory))
+    assert [o["row"] for o in out] == list(range(1, 25))
+    assert all(o["error"] is None and len(o["mentions"]) == 1 for o in out)
+    # 12 chunks, at most 2 per process: at least 6 processes scored them (2 without recycling)
+    assert len({o["code_set"] for o in out}) >= 6
+    never = list(score_notes(recs, workers=2, chunk_size=2, recycle_after=0, scorer_factory=pid_factory))
+    assert len({o["code_set"] for o in never}) <= 2
+    assert [o["codes"] for o in never] == [o["codes"] for o in out]
