@@ -405,6 +405,47 @@ def adjective_sites(sites: set[str], texts: Iterable[str]) -> set[str]:
     return out
 
 
+# Words that start a clause, not an anatomical name ("with foreign body", "and colon", "involving larynx").
+SITE_LEAD_NOT = {"with", "without", "and", "or", "of", "in", "by", "involving", "associated", "during",
+                 "complicating", "specified", "site", "due"}
+# Words of index subterm chains that are no anatomy (event, severity, timing, birth/obstetric context).
+SITE_CHAIN_NOT = {"bite", "laceration", "puncture", "rupture", "old", "major", "minor", "moderate", "unilateral",
+                  "only", "during", "complicating", "delivery", "abortion", "obstetrical", "trauma", "traumatic",
+                  "nontraumatic", "birth", "newborn", "specified", "unspecified", "site", "sites", "degree",
+                  "first", "second", "third", "fourth", "index", "generalized", "rebound", "colic", "syndrome",
+                  "dermatitis", "instrument", "catheter", "dialysis", "infusion", "electronic", "prosthesis",
+                  "graft", "shunt", "postpartal", "penetrating", "avulsion", "vertebrogenic", "pleurodynia",
+                  "non-cardiac", "atypical", "ischemic", "musculoskeletal", "precordial", "postprocedural",
+                  "postoperative", "post-thoracotomy", "focal", "side", "injury"}
+# Condition heads after which a site is said apart ("pain in the ear", "fracture of the radius"): the compound
+# is never taken as one lexicalised name here.
+COMPOUND_HEAD_NOT = {"pain", "fracture", "laceration", "amputation", "wound", "puncture", "bite", "contusion",
+                     "abrasion", "sprain", "dislocation", "subluxation", "injury", "mass", "cyst", "lesion",
+                     "nodule", "tenderness", "swelling", "weakness", "corrosion", "burn", "density",
+                     # index main terms that are no disorder when they follow a body word
+                     "opening", "beat", "implant", "restoration", "shunt", "transfusion", "appearance", "passage",
+                     "cleft", "tuberosity", "cavities", "ossicles", "nerves"}
+
+
+def site_compounds(texts: Iterable[str], sites: set[str], conditions: set[str], min_texts: int = 3) -> set[str]:
+    """Site + condition names that the tabular list writes as one unit ("intracranial hemorrhage", "varicose
+    veins", "heart disease", "pleural effusion") in at least ``min_texts`` different titles/inclusion terms.
+
+    The guideline keeps such lexicalised names whole; the site word inside is then no SITE of its own.
+    """
+    counts: Counter[str] = Counter()
+    heads = (conditions | GENERIC_HEADS) - COMPOUND_HEAD_NOT
+    for t in set(texts):
+        words = re.findall(r"[a-z][a-z'\-]*", re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", t))
+        seen: set[str] = set()
+        for i in range(len(words)):
+            for n in (2, 3):
+                if i + n <= len(words) and words[i + n - 1] in heads and " ".join(words[i:i + n - 1]) in sites:
+                    seen.add(" ".join(words[i:i + n]))
+        counts.update(seen)
+    return {c for c, k in counts.items() if k >= min_texts}
+
+
 def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     d = shared / "data" / "icd10cm" / "fy2025"
     index_path, neo_path, drug_path = (d / "ICD10CM_2025_Index.csv", d / "icd-10-cm-neoplasm-2025.xml",
@@ -558,6 +599,15 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     sites = {s for s in sites | neo | adjectives | (site_candidates - set(conditions) - types) if s not in SITE_STOP
              and s not in SITE_NOT and s not in GENERIC_HEADS and s not in conditions and len(s) > 2
              and s not in TYPE_WORDS_HINT and s not in types and " or " not in s and re.fullmatch(r"[a-z][a-z '-]*", s)}
+    # Index/neoplasm-table fragments that are no anatomy: "with foreign body", "and colon" (a clause of a longer
+    # entry) and site + event/qualifier chains of the injury index ("ankle laceration", "chest atypical",
+    # "kidney moderate"), which would hide the condition word inside them.
+    not_anatomy = set(conditions) | types | CAUSE_WORDS | TYPE_WORDS_HINT | SITE_CHAIN_NOT
+    sites = {s for s in sites if s.split()[0] not in SITE_LEAD_NOT
+             and (" " not in s or not any(w in not_anatomy for w in s.split()))}
+    compounds = site_compounds(texts, sites, set(conditions))
+    for c in compounds:
+        conditions.setdefault(c, "tabular site + condition compound")
     cause_terms = orgs | CAUSE_WORDS | {e for e in externals if e not in conditions and e not in sites}
 
     drug_rows, pkl_path = drugs_from_package()
