@@ -162,12 +162,34 @@ def test_kind_counts():
         assert counts[k] >= 40, counts
 
 
+def _num(record: dict) -> int:
+    return int(record["id"].split("-", 1)[1])
+
+
+ORIGINAL_LAST = 207  # st-001..st-207: the stratified dev/test set; st-208 onwards: dev extension
+
+
+def test_ids_are_numbered():
+    for r in RECORDS:
+        assert re.fullmatch(r"st-\d{3,}", r["id"]), r["id"]
+
+
 def test_splits_present_and_stratified():
-    splits = Counter(r["split"] for r in RECORDS)
+    """The original 207 statements alternate dev/test within each kind."""
+    original = [r for r in RECORDS if _num(r) <= ORIGINAL_LAST]
+    assert len(original) == ORIGINAL_LAST
+    splits = Counter(r["split"] for r in original)
     assert splits["dev"] and splits["test"]
     for k in KINDS:
-        per = Counter(r["split"] for r in RECORDS if r["kind"] == k)
+        per = Counter(r["split"] for r in original if r["kind"] == k)
         assert abs(per["dev"] - per["test"]) <= 1, (k, per)
+
+
+def test_extension_is_dev_only():
+    """Statements after st-207 were written blind after the first tuning round: all dev, test split unchanged."""
+    extension = [r for r in RECORDS if _num(r) > ORIGINAL_LAST]
+    assert all(r["split"] == "dev" for r in extension), [r["id"] for r in extension if r["split"] != "dev"]
+    assert sum(r["split"] == "test" for r in RECORDS) == 102
 
 
 def test_about_a_third_from_real_notes():
