@@ -76,7 +76,7 @@ GENERIC_HEADS = {
 # Conditions the stop list removes as single words but whose clinical use is unambiguous.
 CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
                   "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
-                  "sickness", "tumor", "lupus", "trauma"}
+                  "sickness", "tumor", "lupus", "trauma", "defect"}
 EXTERNAL_STOP = {"activity", "change", "complication", "contact", "disease", "effect", "exposure", "failure",
                  "food", "high", "low", "object", "procedure", "sequelae", "status", "travel", "victim", "wound",
                  "legal", "nail", "prolonged", "reduction", "wrong", "took", "earth", "thirst", "hunger", "casualty",
@@ -453,6 +453,10 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     rows = read_index(index_path)
     texts, titles = read_tabular(tabular)
     forms = lexicalised_forms(texts)
+    # heads of tabular texts with their parenthesised (nonessential) words dropped: "sore throat (acute) NOS" ->
+    # "sore throat", never "appendicitis acute"
+    plain_heads = {re.split(r",| nos\b| with\b| without\b| due to\b| in\b| and\b| or\b| of\b",
+                            re.sub(r"\s+", " ", re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", t)))[0].strip() for t in texts}
     neo = neoplasm_sites(neo_path)
 
     # Group index rows by main term block.
@@ -533,6 +537,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             for v in vs[:1]:
                 for sub in subs:
                     multi.setdefault(f"{sub} {v}", "index subterm + main term")
+                    if f"{v} {sub}" in plain_heads or f"{v} {sub}s" in plain_heads:  # "sore throat", "varicose vein"
+                        multi.setdefault(f"{v} {sub}", "index main term + subterm")
                     if lvl == 2 and 1 in parents:
                         for p1 in parents[1]:
                             multi.setdefault(f"{sub} {p1} {v}", "index subterm + main term")
@@ -584,7 +590,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
     _, substance_names = drug_table_substances(drug_path)
     for t in list(conditions):
-        if (t in neo or t in substance_names or t in sites or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
+        if (t in neo or (t.endswith("s") and t[:-1] in neo) or t in substance_names or t in sites or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
             del conditions[t]
     orgs = organisms(titles)

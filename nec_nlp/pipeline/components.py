@@ -81,6 +81,11 @@ NOT_A_CONDITION_BEFORE = {"medication", "medications", "medicine", "medicines", 
                           "workup", "work-up", "precautions", "study", "studies", "regimen", "score", "scale",
                           "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump"}
 NOT_A_CONDITION_AFTER = {"normal"}
+# Generic heads that name a disorder only with the body part before them ("biliary disease", "eustachian tube
+# dysfunction", "brain injury"): SITE + head is one lexicalised CONDITION, the body word no SITE of its own.
+GENERIC_HEAD_WORDS = {"disease", "diseases", "disorder", "disorders", "dysfunction", "insufficiency", "deficiency",
+                      "abnormality", "abnormalities", "injury", "injuries", "failure", "syndrome", "defect",
+                      "defects"}
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
 COPULAS = {"is", "are", "was", "were", "be", "been", "appears", "appear", "appeared", "remains", "remain", "looks",
            "look", "became", "become", "becomes", "seems", "feels", "felt"}
@@ -125,6 +130,7 @@ def _names_no_site(word: str) -> bool:
 ACTION_BEFORE_CAUSE = {"evaluation", "referral", "referred", "admitted", "admission", "visit", "consultation",
                        "consult", "workup", "work-up", "here", "surgery", "delayed", "postponed", "cancelled",
                        "canceled", "discontinued", "stopped", "changed", "switched"}
+EXTERNAL_EVENT_HEADS = {"accident", "collision", "crash"}
 # "<condition> resulting in / causing / leading to <condition>": the first condition is the cause of the second
 CAUSING = {"resulting": {"in"}, "causing": None, "leading": {"to"}, "producing": None}
 SITE_PREPOSITIONS = {"in", "of", "involving", "at", "on", "over", "to", "affecting", "along", "into", "within",
@@ -574,6 +580,9 @@ class LexiconMatcher:
                     label = table.get(tuple(lowers[i:i + k]))
                     if label is not None:  # "drug - induced": the cause word is before the hyphen
                         found.append((i - 1 if w == "-" and i > 0 else i, i + k, label))
+        heads = [(s, e + 1, "CONDITION") for s, e, label in found
+                 if label == "SITE" and e < n and lowers[e] in GENERIC_HEAD_WORDS]
+        found.extend(heads)
         if self.finding_phrases:
             found.extend(self._findings(doc, lowers))
         predicative = self._predicative
@@ -688,10 +697,12 @@ class DetailLinker:
         self.site_window = site_window
         self.type_window = type_window
         self._lw: List[str] = []  # lower-cased token texts of the doc being processed
+        self._free: List[Tuple[int, int]] = []  # CAUSE mentions with no CONDITION mention to attach to
         register_extensions()
 
     def __call__(self, doc: Doc) -> Doc:
         self._lw = lower_texts(doc)
+        self._free = []
         cands = self._site_candidates(doc, list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else [])
         at: Dict[int, Span] = {}
         for c in cands:
@@ -755,6 +766,11 @@ class DetailLinker:
             if c.label_ == "DRUG" and (c.start, c.end, "DRUG") not in seen:
                 seen.add((c.start, c.end, "DRUG"))
                 details.append(c)
+        self._external_events(cands, seen)
+        for s, e in self._free:  # a stated cause whose effect is no CONDITION mention ("symptoms ... due to X")
+            if (s, e, "CAUSE") not in seen and not any(a < e and s < b and lab == "CAUSE" for a, b, lab in seen):
+                seen.add((s, e, "CAUSE"))
+                details.append(Span(doc, s, e, label="CAUSE"))
         details.sort(key=lambda sp: (sp.start, sp.end))
         doc.spans[DETAILS] = details
         doc.user_data.pop(WORDS_KEY, None)
@@ -767,6 +783,13 @@ class DetailLinker:
         lw = self._lw
         n = len(lw)
         out = [c for c in cands if not (c.label_ == "SITE" and c.end < n and _names_no_site(lw[c.end]))]
+        merged: List[Span] = []
+        for c in out:  # "nerve" + "root", "paraspinal" + "muscles": adjacent site words name one site
+            if merged and c.label_ == "SITE" and merged[-1].label_ == "SITE" and merged[-1].end == c.start:
+                merged[-1] = Span(doc, merged[-1].start, c.end, label="SITE")
+            else:
+                merged.append(c)
+        out = merged
         covered = {i for c in out for i in range(c.start, c.end)}
         added = False
         starts = [i for i, w in enumerate(lw) if w in SITE_EXTENDERS or _positional(w)]
@@ -800,6 +823,20 @@ class DetailLinker:
                 for s, e in link.get(kind, []):
                     out.update(range(s, e))
         return out
+
+    def _external_events(self, cands: List[Span], seen: set) -> None:
+        """An external-cause event named on its own ("REASON FOR EXAM: Motor vehicle collision.", "she fell") is
+        the cause of the injuries the note is about, attached or not: a multiword event of the ICD-10-CM external
+        cause index (vehicle accident / collision / crash), or "fell" (the index's "Fall") not followed by
+        "asleep"."""
+        lw = self._lw
+        n = len(lw)
+        for c in cands:
+            if c.label_ == "CAUSE" and c.end - c.start >= 2 and lw[c.end - 1] in EXTERNAL_EVENT_HEADS:
+                self._free.append((c.start, c.end))
+        for i, w in enumerate(lw):
+            if w == "fell" and not (i + 1 < n and lw[i + 1] in {"asleep", "apart", "off", "out", "through"}):
+                self._free.append((i, i + 1))
 
     def _nearby(self, doc: Doc, ents: List[Span], cands: List[Span], sid: Any, links: Dict[str, Any]) -> None:
         """A SITE/TYPE/CAUSE candidate not yet attached goes to the nearest CONDITION of its sentence when close
@@ -860,8 +897,11 @@ class DetailLinker:
             if not near and not (i > 0 and self._lw[i - 1] in COPULAS) and not lead & SYMPTOM_WORDS:
                 continue  # "evaluation due to", "not visualized due to": no condition is being explained
             target = before[-1] if before else by_sent[k][0]
-            links[_key(target)]["cause"].append((s, e))
             used.add((s, e))
+            if target.start < e and s < target.end:  # "symptoms may be secondary to biliary disease"
+                self._free.append((s, e))
+                continue
+            links[_key(target)]["cause"].append((s, e))
 
     def _causing(self, ents: List[Span], sid: Any, links: Dict[str, Any]) -> None:
         """ "disc herniation resulting in deformity of the cord", "impingement of the root by a disc protrusion":
@@ -873,7 +913,7 @@ class DetailLinker:
             if sid[a.start] != sid[b.start]:
                 continue
             gap = lw[a.end:b.start]
-            if not gap or len(gap) > 8:
+            if not gap or len(gap) > 10:
                 continue
             cause, effect = None, None
             follow = CAUSING.get(gap[0], False)
