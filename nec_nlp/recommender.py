@@ -547,12 +547,25 @@ def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
     # an entry printed without a code sends to its "see" entry, whose subterms the walk may continue in
     # (the index may already have resolved a default code for it)
     while hit is not None and not getattr(hit, "code", None) and getattr(hit, "see", None) and seen < depth:
-        target = _lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see))
+        target = _lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see)) or _by_site_entry(cs, hit.see)
         if target is None:
             return hit
         hit = target
         seen += 1
     return hit
+
+
+_BY_SITE = re.compile(r"\bby site\b", re.I)
+
+
+def _by_site_entry(cs: Any, see: str) -> Any:
+    """The entry a "see X, Y, by site, Z" reference sends to: "X, Y", whose subterms are the sites (the walk
+    chooses the documented one; "Z", e.g. laceration, is the condition and is read from the titles below it)."""
+    if not _BY_SITE.search(see):
+        return None
+    before = _BY_SITE.split(see)[0]
+    parts = [p for p in _see_path(before.strip(" ,")) if p]
+    return _lookup(cs, parts) if parts else None
 
 
 def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str]]]:
@@ -709,6 +722,8 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         if best is None or total > best[0]:
             best = (total, sub, matched)
     if best is None:
+        best = _heading_default(cs, hit, doc, used, heading=not _hit_code(_follow_see(cs, hit, 3)))
+    if best is None:
         return hit, used, alternates
     _, sub, matched = best
     used = used | matched
@@ -722,6 +737,40 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         # the deeper entry is a heading without a code ("streptococcal NEC > group"): stay where a code is
         return (target if target is not None else sub), used, alternates + alt2
     return end, used2, alternates + alt2
+
+
+def _restates(t: str, doc: _Doc, used: set[str]) -> bool:
+    """An index word that repeats what the walk already took (the condition, or a site by its region's name)."""
+    return t in _FILLER or any(_term_match(t, w) for w in used) or any(_word_match(t, w) for w in doc.head)
+
+
+def _heading_default(cs: Any, hit: Any, doc: _Doc, used: set[str], heading: bool = True
+                     ) -> tuple[float, Any, set[str]] | None:
+    """When no subterm adds a documented word: under a heading printed without a code ("Injury, muscle, finger,
+    little, extensor") the subterm that only restates documented words ("hand level" for a finger, "laceration"
+    for the laceration), since the walk must go on to reach a code; under any entry a subterm naming the condition
+    itself when the path does not yet ("Injury, muscle, ..., hand level > laceration" reached from "Laceration,
+    tendon: see Injury, muscle, by site, laceration"). The one leading on to a code wins."""
+    best: tuple[float, Any, set[str]] | None = None
+    in_path = {w for p in hit.path for w in _content(p)}
+    for sub, conn in _flat_subterms(cs, hit.path):
+        if conn is not None or _polarity(_last(sub), None) is not None:
+            continue
+        words = _content(_last(sub))
+        if not words or not all(_restates(t, doc, used) for t in words) or all(t in _FILLER for t in words):
+            continue
+        if not heading and not all(any(_word_match(t, w) for w in doc.head) and not any(
+                _word_match(t, p) for p in in_path) for t in words):
+            continue
+        if "nec" in _WORD.findall(_last(sub).lower()) or "specified" in words:
+            continue
+        nxt = _next_entry(cs, sub)
+        follow = 1.0 if any(all(_restates(t, doc, used) for t in _content(_last(s2))) and _content(_last(s2))
+                            for s2, c2 in _flat_subterms(cs, nxt.path) if c2 is None) else 0.0
+        total = 0.01 + follow + (0.5 if _hit_code(nxt) else 0.0)
+        if best is None or total > best[0]:
+            best = (total, sub, set())
+    return best
 
 
 def _next_entry(cs: Any, sub: Any) -> Any:
@@ -1430,7 +1479,9 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
     for code, (score, c, how) in ranked:
         base = cs.get(code)
         kind = cs.kind(code)
-        nos_default = c.nos_default or _is_nos_term_default(base, doc, cs)
+        # the NOS reading of an "Other ..." code needs the tabular's word for it: an "... NOS" inclusion term of
+        # the code or its parent (G89.18 "Postoperative pain NOS"); "Other pancytopenia" (D61.818) has none
+        nos_default = _carries_nos_term(base, cs) and (c.nos_default or _is_nos_term_default(base, doc, cs))
         if c.source == "drugs" and kind == "nos" and not c.nos_default:
             # "Poisoning by X NOS" inclusion terms make the accidental column look unspecified; the drug was named
             kind = "exact"
@@ -1471,6 +1522,16 @@ def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
     extra = sum(1 for t in title if t not in _GENERIC_TITLE and not _matches_any(t, wkeys))
     has_head = bool(doc.head) and _matches_any(doc.head[-1], ftext)
     return fit - 0.15 * extra, has_head
+
+
+def _carries_nos_term(code: Any, cs: Any) -> bool:
+    """Whether the code or its tabular parent lists an "... NOS" inclusion term."""
+    if code is None:
+        return False
+    if getattr(code, "nos_terms", ()):
+        return True
+    parent = cs.get(code.parent) if getattr(code, "parent", None) else None
+    return bool(parent is not None and getattr(parent, "nos_terms", ()))
 
 
 def _is_nos_term_default(code: Any, doc: _Doc, cs: Any = None) -> bool:
