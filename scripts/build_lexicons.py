@@ -67,6 +67,10 @@ CONDITION_STOP = {
     "simple", "illness", "aspiration", "presentation", "development", "desertion", "bent", "aberrant",
     "limit", "dissection", "reflex", "reflexes", "episode", "temperature", "coagulation", "arch", "sensation",
     "vision", "appetite", "voice", "sputum", "band", "flat", "slow", "tobacco", "alcohol", "index", "side",
+    # words of procedure and anatomy descriptions ("the opening of the nerve root", "pericardial window", "skin
+    # flap", "atrial appendage", "fixation lead", "gastric remnant", "macula", "calf squeeze", "freely mobile")
+    "opening", "window", "flap", "appendage", "fixation", "remnant", "implant", "implants", "ampulla", "macula",
+    "squeeze", "mobile", "fat", "leakage",
 }
 # Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
 GENERIC_HEADS = {

@@ -131,6 +131,8 @@ ACTION_BEFORE_CAUSE = {"evaluation", "referral", "referred", "admitted", "admiss
                        "consult", "workup", "work-up", "here", "surgery", "delayed", "postponed", "cancelled",
                        "canceled", "discontinued", "stopped", "changed", "switched"}
 EXTERNAL_EVENT_HEADS = {"accident", "collision", "crash"}
+FALL_SUBJECTS = {"he", "she", "patient", "who", "they", "child", "then", "and", "reportedly", "accidentally",
+                 "subsequently", "also", "apparently", "recently", "later"}
 # "<condition> resulting in / causing / leading to <condition>": the first condition is the cause of the second
 CAUSING = {"resulting": {"in"}, "causing": None, "leading": {"to"}, "producing": None}
 SITE_PREPOSITIONS = {"in", "of", "involving", "at", "on", "over", "to", "affecting", "along", "into", "within",
@@ -834,8 +836,9 @@ class DetailLinker:
         for c in cands:
             if c.label_ == "CAUSE" and c.end - c.start >= 2 and lw[c.end - 1] in EXTERNAL_EVENT_HEADS:
                 self._free.append((c.start, c.end))
-        for i, w in enumerate(lw):
-            if w == "fell" and not (i + 1 < n and lw[i + 1] in {"asleep", "apart", "off", "out", "through"}):
+        for i, w in enumerate(lw):  # "she fell", "who fell at home"; not "we fell into an abscess cavity"
+            if w == "fell" and i > 0 and lw[i - 1] in FALL_SUBJECTS \
+                    and not (i + 1 < n and lw[i + 1] in {"asleep", "apart", "off", "out", "through", "in", "into"}):
                 self._free.append((i, i + 1))
 
     def _nearby(self, doc: Doc, ents: List[Span], cands: List[Span], sid: Any, links: Dict[str, Any]) -> None:
