@@ -9,6 +9,7 @@ Usage:
     python benchmarks/bench_batch.py              # 2,000 notes; memory check at 1,000 and 20,000 notes
     python benchmarks/bench_batch.py --quick      # 300 notes; memory check at 300 and 3,000 notes
     python benchmarks/bench_batch.py --n 5000 --no-spark --sizes 1000,10000
+    python benchmarks/bench_batch.py --memory-only          # only the memory check at 1,000 and 20,000 notes
 """
 
 import argparse
@@ -106,12 +107,13 @@ def fake_factory(**kwargs):
     return FakeScorer()
 
 
-def child_local(path: str, workers: int, fake: bool, chunk_size: int) -> dict:
+def child_local(path: str, workers: int, fake: bool, chunk_size: int, recycle_after: int | None) -> dict:
     from nec_nlp.batch import score_file
 
     marks: list[tuple[float, int]] = []
     out = Path(tempfile.mkdtemp(prefix="bench_out_")) / "scored.jsonl"
-    summary = score_file(path, out, workers=workers, progress=False, keep=("specialty",), chunk_size=chunk_size,
+    extra = {} if recycle_after is None else {"recycle_after": recycle_after}
+    summary = score_file(path, out, workers=workers, progress=False, keep=("specialty",), chunk_size=chunk_size, **extra,
                          scorer_factory=fake_factory if fake else None,
                          on_chunk=lambda n: marks.append((time.perf_counter(), n)))
     steady = None
@@ -154,6 +156,9 @@ def main() -> None:
     ap.add_argument("--sizes", default=None, help="export sizes for the memory check (default 1000,20000)")
     ap.add_argument("--notes", default=str(DEFAULT_NOTES))
     ap.add_argument("--no-spark", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="skip the throughput runs")
+    ap.add_argument("--recycle-after", type=int, default=None,
+                    help="notes per worker process before it is replaced (default: the batch default)")
     ap.add_argument("--fake", action="store_true", help="fake scorer: measure the I/O machinery alone")
     ap.add_argument("--chunk-size", type=int, default=8, help="notes per worker task (default 8)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -162,17 +167,20 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        res = child_spark(args.path, args.fake) if args.mode == "spark" else child_local(args.path, args.workers,
-                                                                                         args.fake, args.chunk_size)
+        res = child_spark(args.path, args.fake) if args.mode == "spark" else child_local(
+            args.path, args.workers, args.fake, args.chunk_size, args.recycle_after)
         print(json.dumps(res))
         return
     n = args.n or (300 if args.quick else 2000)
     sizes = [int(s) for s in (args.sizes or ("300,3000" if args.quick else "1000,20000")).split(",")]
-    extra = [*(["--fake"] if args.fake else []), "--chunk-size", str(args.chunk_size)]
+    extra = [*(["--fake"] if args.fake else []), "--chunk-size", str(args.chunk_size),
+             *(["--recycle-after", str(args.recycle_after)] if args.recycle_after is not None else [])]
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
         export = make_export(Path(args.notes), n, Path(tmp) / f"notes_{n}.csv")
+        import nec_nlp
+
         print(f"nec_nlp batch benchmark: {n:,} MTSamples notes (cycled), {os.cpu_count()} cores"
-              f"{' [fake scorer]' if args.fake else ''}")
+              f"{' [fake scorer]' if args.fake else ''} ({Path(nec_nlp.__file__).parent})")
         print(f"{'configuration':<22}{'notes':>8}{'steady n/s':>12}{'overall n/s':>13}{'wall s':>9}"
               f"{'peak RSS MB':>13}{'ratio vs 1w':>13}")
         results = {}
@@ -180,7 +188,7 @@ def main() -> None:
                    ("local, 2 workers", ["--mode", "local", "--workers", "2"])]
         if not args.no_spark:
             configs.append(("spark local[2]", ["--mode", "spark"]))
-        for name, cargs in configs:
+        for name, cargs in ([] if args.memory_only else configs):
             r = run_child([*cargs, "--path", str(export), *extra])
             results[name] = r
             base = results["local, 1 worker"]
@@ -188,7 +196,7 @@ def main() -> None:
             base_rate = base["steady_notes_per_s"] or base["overall_notes_per_s"]
             print(f"{name:<22}{r['rows']:>8,}{rate:>12.1f}{r['overall_notes_per_s']:>13.1f}{r['seconds']:>9.1f}"
                   f"{r['peak_rss_mb']:>13.0f}{rate / base_rate:>13.2f}")
-        print(f"\nmemory vs export size (local, 2 workers, chunked streaming):")
+        print("\nmemory vs export size (local, 2 workers, chunked streaming):")
         peaks = []
         for size in sizes:
             path = make_export(Path(args.notes), size, Path(tmp) / f"mem_{size}.csv")

@@ -434,12 +434,89 @@ def read_records(
         raws = _read_jsonl(path, columns, record_cap)
     else:
         raws = _read_parquet(path, columns, chunk_size)
-    seen: dict[str, int] = {}
+    seen = SeenIds()
     for raw in raws:
         rec = _validate(raw, id_col, text_col, keep, max_chars, seen)
         if positions is not None:
             positions.append(raw.pos)
         yield rec
+
+
+class SeenIds:
+    """The ids seen so far and the row each was first seen at, in about 24 bytes per id.
+
+    A dict of id strings costs ~100 bytes per id, which grows without bound over an export of millions of rows.
+    Here each id is a 16-byte BLAKE2b digest kept in sorted numpy arrays (digest, row); recent ids wait in a small
+    dict that is merged in when it reaches an eighth of the arrays (at least 65,536 ids), so merges stay rare.
+    Supports ``in``, ``[]`` and assignment like the dict it replaces.
+    """
+
+    def __init__(self, buffer: int = 65_536) -> None:
+        import numpy as np
+
+        self._np = np
+        self._min_buffer = buffer
+        self._recent: dict[bytes, int] = {}
+        self._keys = np.empty(0, dtype="S16")
+        self._rows = np.empty(0, dtype=np.int64)
+        self._missed: tuple[str, bytes] | None = None  # the last id looked up and not found, with its digest
+
+    @staticmethod
+    def _digest(note_id: str) -> bytes:
+        return hashlib.blake2b(note_id.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def _find(self, key: bytes) -> int | None:
+        row = self._recent.get(key)
+        if row is not None:
+            return row
+        j = int(self._np.searchsorted(self._keys, key))
+        # numpy strips trailing NUL bytes of an S16 item: compare the stored form (every digest is 16 bytes)
+        if j < len(self._keys) and self._keys[j] == key.rstrip(b"\x00"):
+            return int(self._rows[j])
+        return None
+
+    def get(self, note_id: object, default: int | None = None) -> int | None:
+        if not isinstance(note_id, str):
+            return default
+        key = self._digest(note_id)
+        row = self._find(key)
+        if row is None:
+            self._missed = (note_id, key)
+            return default
+        return row
+
+    def __contains__(self, note_id: object) -> bool:
+        return self.get(note_id) is not None
+
+    def __getitem__(self, note_id: str) -> int:
+        row = self.get(note_id)
+        if row is None:
+            raise KeyError(note_id)
+        return row
+
+    def __setitem__(self, note_id: str, row: int) -> None:
+        if self._missed is not None and self._missed[0] == note_id:
+            key = self._missed[1]  # just looked up and not found: no second search
+        else:
+            key = self._digest(note_id)
+            if self._find(key) is not None:
+                return  # the first row wins
+        self._missed = None
+        self._recent[key] = row
+        if len(self._recent) >= max(self._min_buffer, len(self._keys) // 8):
+            self._merge()
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._recent)
+
+    def _merge(self) -> None:
+        np = self._np
+        keys = np.concatenate([self._keys, np.array(list(self._recent), dtype="S16")])
+        rows = np.concatenate([self._rows, np.fromiter(self._recent.values(), dtype=np.int64,
+                                                      count=len(self._recent))])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._rows = keys[order], rows[order]
+        self._recent = {}
 
 
 def _as_id(value: Any) -> str | None:
@@ -466,15 +543,16 @@ def error_message(row: int, note_id: str | None, reason: str, detail: str = "") 
 
 def validate_fields(fields: dict[str, Any], *, id_col: str = "note_id", text_col: str = "text",
                     keep: Sequence[str] = (), max_chars: int = 1_000_000, row: int = 0,
-                    seen: dict[str, int] | None = None) -> NoteRecord:
+                    seen: "SeenIds | dict[str, int] | None" = None) -> NoteRecord:
     """Validate one row given as a dict (used by the Spark path; ``seen`` enables duplicate-id checks)."""
     return _validate(_Raw(row, fields), id_col, text_col, keep, max_chars, {} if seen is None else seen)
 
 
 def _validate(raw: _Raw, id_col: str, text_col: str, keep: Sequence[str], max_chars: int,
-              seen: dict[str, int]) -> NoteRecord:
+              seen: "SeenIds | dict[str, int]") -> NoteRecord:
     fields = raw.fields or {}
     note_id = _as_id(fields.get(id_col))
+    prior = seen.get(note_id) if note_id is not None else None
     kept = {k: fields.get(k) for k in keep}
     text_value = fields.get(text_col)
     reason = raw.error
@@ -490,11 +568,11 @@ def _validate(raw: _Raw, id_col: str, text_col: str, keep: Sequence[str], max_ch
             reason = "binary_content"
         elif note_id is None:
             reason = "missing_id"
-        elif note_id in seen:
-            reason, detail = "duplicate_id", f"first seen at row {seen[note_id]}"
+        elif prior is not None:
+            reason, detail = "duplicate_id", f"first seen at row {prior}"
         elif text is None or not text.strip():
             reason = "empty_text"
-    if note_id is not None and note_id not in seen:
+    if note_id is not None and prior is None:
         seen[note_id] = raw.row
     if reason is None:
         return NoteRecord(raw.row, note_id, text, kept)

@@ -405,3 +405,36 @@ def test_batch_recycles_workers_without_losing_rows():
     never = list(score_notes(recs, workers=2, chunk_size=2, recycle_after=0, scorer_factory=pid_factory))
     assert len({o["code_set"] for o in never}) <= 2
     assert [o["codes"] for o in never] == [o["codes"] for o in out]
+
+
+def test_seen_ids_behaves_like_a_dict_across_merges():
+    import random
+
+    from nec_nlp.batch import SeenIds
+
+    rng = random.Random(7)
+    ids = [f"id-{rng.randrange(5000)}" for _ in range(6000)] + ["", " x", "é\u2028", "\ud800"]
+    seen, ref = SeenIds(buffer=100), {}
+    for row, note_id in enumerate(ids, 1):
+        assert (note_id in seen) == (note_id in ref)
+        if note_id in ref:
+            assert seen[note_id] == ref[note_id]
+        seen[note_id] = row
+        ref.setdefault(note_id, row)
+    assert len(seen) == len(ref) and len(seen._keys) > 0  # merged into the arrays at least once
+    assert all(seen[k] == v for k, v in ref.items())
+    assert "never-seen" not in seen and 12 not in seen
+    with pytest.raises(KeyError):
+        seen["never-seen"]
+
+
+def test_seen_ids_finds_digests_ending_in_nul_bytes():
+    from nec_nlp.batch import SeenIds
+
+    seen = SeenIds(buffer=1)
+    # find ids whose digest ends with a NUL byte (numpy strips those in S16 arrays)
+    odd = [f"k{i}" for i in range(3000) if SeenIds._digest(f"k{i}").endswith(b"\x00")][:3]
+    assert odd
+    for row, note_id in enumerate([*odd, "other"], 1):
+        seen[note_id] = row
+    assert [seen[k] for k in odd] == [1, 2, 3] and seen["other"] == 4
