@@ -61,7 +61,8 @@ _NEGATORS = frozenset({"without", "no", "non", "not"})
 # Modifiers that describe extent or course rather than a coded type: left over, they do not call for an NEC code.
 _DESCRIPTOR_WORDS = ("generalized generalised localized localised diffuse widespread extensive multiple "
                      "new recent ongoing persistent mild moderate severe significant small large acquired "
-                     "community displaced nondisplaced").split()
+                     "community displaced nondisplaced stable improving worsening resolving refractory "
+                     "apparently").split()
 _GENERIC_DRUG = frozenset(
     "drug drugs medication medications medicine medicines medicament medicaments agent agents substance "
     "substances pill pills therapy treatment".split()
@@ -160,6 +161,10 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "cerebral": ("brain",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",), "dermal": ("skin",),
     "vesical": ("bladder",), "uterine": ("uterus",), "ovarian": ("ovary",), "testicular": ("testis",),
     "lid": ("eyelid",), "digit": ("finger", "toe"), "hallux": ("toe", "foot"),
+    # the tabular's own synonyms for intractable (G40/G43 note: "pharmacoresistant, treatment resistant,
+    # refractory (medically), poorly controlled")
+    "refractory": ("intractable",), "pharmacoresistant": ("intractable",),
+    "norovirus": ("norwalk", "viral"),
     # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
     "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
@@ -342,9 +347,10 @@ def _alternatives_cached(term: str) -> tuple[list[str], ...]:
     return tuple(alts) or ([],)
 
 
-# Index words that name no axis of their own ("lumbar region", "upper part"): optional when matching.
+# Index words that name no axis of their own ("lumbar region", "upper part"), or the patient's sex that statements
+# rarely repeat ("Congestion, pelvic, female"): optional when matching.
 _FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple",
-                     "end", "induced"})
+                     "end", "induced", "female", "male"})
 
 
 def _polarity(term: str, connector: str | None) -> bool | None:
@@ -547,7 +553,8 @@ def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
     # an entry printed without a code sends to its "see" entry, whose subterms the walk may continue in
     # (the index may already have resolved a default code for it)
     while hit is not None and not getattr(hit, "code", None) and getattr(hit, "see", None) and seen < depth:
-        target = _lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see)) or _by_site_entry(cs, hit.see)
+        target = (_lookup(cs, hit.see) or _lookup(cs, _see_path(hit.see)) or _resolve_reference(cs, hit.see)
+                  or _by_site_entry(cs, hit.see))
         if target is None:
             return hit
         hit = target
@@ -556,6 +563,31 @@ def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
 
 
 _BY_SITE = re.compile(r"\bby site\b", re.I)
+_RESOLVED: dict[tuple[int, str], Any] = {}
+
+
+def _resolve_reference(cs: Any, see: str) -> Any:
+    """A see / see-also reference whose subterms the index prints with spelling variants ("Infarct, myocardium,
+    ST elevation" is "Infarct, infarction > myocardium, myocardial > ST elevation"): each part matched to the
+    child one of whose comma variants it is."""
+    key = (id(cs), see)
+    if key in _RESOLVED:
+        return _RESOLVED[key]
+    parts = _see_path(see)
+    hit = None
+    for n in range(len(parts), 0, -1):  # main terms may hold commas themselves
+        hit = _lookup(cs, [", ".join(parts[:n])])
+        if hit is not None:
+            rest = parts[n:]
+            break
+    while hit is not None and rest:
+        want = rest.pop(0).lower()
+        hit = next((sub for sub in _subterms(cs, hit.path)
+                    if want in {v.strip().lower() for v in [_last(sub), *_last(sub).split(",")]}), None)
+    if len(_RESOLVED) > 4096:
+        _RESOLVED.clear()
+    _RESOLVED[key] = hit
+    return hit
 
 
 def _by_site_entry(cs: Any, see: str) -> Any:
@@ -686,6 +718,13 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
                                  note="combination code indexed under the documented cause"))
             break
     return out
+
+
+def _unused_details(doc: _Doc, used: set[str]) -> set[str]:
+    """Documented detail words (not sentence context, not stated absent) that no index word took yet."""
+    descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
+    return {w for i, (axis, ws) in enumerate(doc.phrases) if axis not in ("context", "drug", "laterality")
+            and i not in doc.negative for w in ws if w not in used and w not in descriptors}
 
 
 def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str]]]:
@@ -1338,13 +1377,21 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             start = _follow_see(cs, main, 3) or main
             end, used1, alts = _walk(cs, start, doc, used0)
             end_code = _hit_code(_follow_see(cs, end, 3))
-            also = getattr(main, "see_also", None)
-            if not end_code and not _hit_code(main) and also and "neoplasm" not in also.lower():
+            also = (getattr(end, "see_also", None) or getattr(main, "see_also", None) or "").strip(" -") or None
+            unused = _unused_details(doc, used1)
+            if also and "neoplasm" not in also.lower() and (
+                    (not end_code and not _hit_code(main)) or (unused and end_code)):
                 # "Gestation (period) - see also Pregnancy": the entry it sends to, when this one leads nowhere
-                target = _lookup(cs, also) or _lookup(cs, _see_path(also))
+                # or leaves documented details unused ("STEMI - see also Infarct, myocardium, ST elevation" for
+                # an inferior STEMI); taken when it uses more of them
+                target = _lookup(cs, also) or _lookup(cs, _see_path(also)) or _resolve_reference(cs, also)
                 if target is not None:
-                    end, used1, alts = _walk(cs, _follow_see(cs, target, 3) or target, doc, used0)
-                    end_code = _hit_code(_follow_see(cs, end, 3))
+                    start2 = _follow_see(cs, target, 3) or target
+                    used_t = used0 | {w for p in start2.path for a in _alternatives(p) for w in a}
+                    end2, used2, alts2 = _walk(cs, start2, doc, used_t)
+                    code2 = _hit_code(_follow_see(cs, end2, 3))
+                    if code2 and (not end_code or len(_unused_details(doc, used2)) < len(unused)):
+                        end, used1, alts, end_code = end2, used2 - (used_t - used0), alts2, code2
             path = tuple(end.path)
             neo = [x or "" for x in (getattr(end, "see", None), getattr(main, "see", None),
                                      getattr(main, "see_also", None), main.path[0])]
@@ -1513,13 +1560,21 @@ def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
     text = title | {w for t in (getattr(code, "inclusion", ()) or ()) for w in _content(t)}
     text |= {w for p in c.path for w in _content(p)}
     weights: dict[str, float] = {w: 1.0 for w in doc.head}
-    for axis, ws in doc.phrases:
+    absent: set[str] = set()
+    for i, (axis, ws) in enumerate(doc.phrases):
         for w in ws:
+            if i in doc.negative:  # stated as absent ("without infarction"): no support for a title naming it
+                if w not in _NEGATORS:
+                    absent.add(w)
+                continue
             weights[w] = max(weights.get(w, 0.0), 0.7 if axis == "context" else 1.0)
     ftext = frozenset(text)
     wkeys = frozenset(weights)
     fit = sum(wt for w, wt in weights.items() if _matches_any(w, ftext))
     extra = sum(1 for t in title if t not in _GENERIC_TITLE and not _matches_any(t, wkeys))
+    if absent and not set(_title_words(code.title)) & _NEGATORS:
+        # a title (or inclusion term) naming what was documented as absent, without a "without": wrong code
+        fit -= sum(1.0 for w in absent if w not in weights and _matches_any(w, ftext))
     has_head = bool(doc.head) and _matches_any(doc.head[-1], ftext)
     return fit - 0.15 * extra, has_head
 
