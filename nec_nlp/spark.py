@@ -2,9 +2,10 @@
 
 Scoring runs in ``mapInPandas``: each executor Python process builds one scorer on first use (by the same
 picklable factory as the local batch) and keeps it for every later partition; the spaCy pipeline is never
-pickled. Validation is the local batch's (empty text, size limit, binary content, missing id), except the
-duplicate-id check, which needs a global view: deduplicate with ``df.dropDuplicates([id_col])`` first if
-needed.
+pickled. Validation is the local batch's (empty text, size limit, binary content, missing id, duplicate id).
+The duplicate-id check needs a global view: a window over the id (one shuffle) marks every row after the first
+of its id, "first" meaning the DataFrame's order (``monotonically_increasing_id``); pass
+``check_duplicates=False`` to skip the shuffle when the ids are known to be unique.
 
 Output: the input columns except the text, then ``error``, ``error_message``, ``code_set``, ``codes``
 (array of the note's codes, as ``score --json``) and ``result`` (the ``score --json`` object as a JSON string).
@@ -30,14 +31,18 @@ def _scorer(factory: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     return _SCORERS[key]
 
 
+_DUP_COL = "__nec_nlp_first_row_of_id"
+
+
 def _score_partition(batches: Iterator[Any], *, factory: Callable[..., Any], kwargs: dict[str, Any],
                      id_col: str, text_col: str, max_chars: int, chunk_size: int) -> Iterator[Any]:
     import pandas as pd
 
     for pdf in batches:
-        records = [validate_fields({id_col: i, text_col: t}, id_col=id_col, text_col=text_col,
-                                   max_chars=max_chars)
-                   for i, t in zip(pdf[id_col].tolist(), pdf[text_col].tolist())]
+        firsts = pdf[_DUP_COL].tolist() if _DUP_COL in pdf.columns else [True] * len(pdf)
+        records = [_check_duplicate(validate_fields({id_col: i, text_col: t}, id_col=id_col, text_col=text_col,
+                                                    max_chars=max_chars), first)
+                   for i, t, first in zip(pdf[id_col].tolist(), pdf[text_col].tolist(), firsts)]
         todo = [k for k, r in enumerate(records) if r.error is None]
         results: dict[int, tuple[dict[str, Any] | None, str | None]] = {}
         if todo:
@@ -59,13 +64,25 @@ def _score_partition(batches: Iterator[Any], *, factory: Callable[..., Any], kwa
             code_sets.append(result["code_set"] if result else None)
             codes.append(list(result["codes"]) if result else [])
             blobs.append(json.dumps(result, ensure_ascii=False) if result else None)
-        out = pdf.drop(columns=[text_col]).copy()
+        out = pdf.drop(columns=[c for c in (text_col, _DUP_COL) if c in pdf.columns]).copy()
         out["error"] = pd.Series(errors, index=pdf.index, dtype=object)
         out["error_message"] = pd.Series(messages, index=pdf.index, dtype=object)
         out["code_set"] = pd.Series(code_sets, index=pdf.index, dtype=object)
         out["codes"] = pd.Series(codes, index=pdf.index, dtype=object)
         out["result"] = pd.Series(blobs, index=pdf.index, dtype=object)
         yield out
+
+
+def _check_duplicate(rec: Any, first: bool) -> Any:
+    """A valid record (or an empty one: the local reader checks ids before emptiness) whose id was already seen."""
+    from dataclasses import replace
+
+    from nec_nlp.batch import error_message
+
+    if first or rec.note_id is None or rec.error not in (None, "empty_text"):
+        return rec
+    return replace(rec, text=None, error="duplicate_id",
+                   message=error_message(0, rec.note_id, "duplicate_id", "an earlier row has this id"))
 
 
 def score(
@@ -79,6 +96,7 @@ def score(
     chunk_size: int = 64,
     scorer_factory: Callable[..., Any] | None = None,
     scorer_kwargs: dict[str, Any] | None = None,
+    check_duplicates: bool = True,
 ) -> Any:
     """Score the notes of a Spark DataFrame; one output row per input row.
 
@@ -92,6 +110,8 @@ def score(
         chunk_size: notes scored per ``score_many`` call.
         scorer_factory: picklable module-level scorer factory (default ``nec_nlp.api.load``).
         scorer_kwargs: its keyword arguments (default ``model``/``code_set``).
+        check_duplicates: mark rows whose id an earlier row has with ``error = "duplicate_id"`` (one shuffle);
+            the first row of each id is scored, as in the local batch.
 
     Returns:
         A lazy DataFrame: the input columns except ``text_col``, plus ``error``, ``error_message``,
@@ -107,6 +127,15 @@ def score(
         raise InputError(f"column(s) {', '.join(missing)} not in the DataFrame ({', '.join(df.columns)})")
     kept = [f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields if f.name != text_col]
     schema = ", ".join([*kept, *(f"`{n}` {t}" for n, t in RESULT_FIELDS)])
+    if check_duplicates:
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        key = F.trim(F.col(f"`{id_col}`").cast("string"))
+        order = "__nec_nlp_order"
+        df = (df.withColumn(order, F.monotonically_increasing_id())
+              .withColumn(_DUP_COL, F.row_number().over(Window.partitionBy(key).orderBy(order)) == 1)
+              .drop(order))
     func = partial(
         _score_partition,
         factory=scorer_factory or default_factory,

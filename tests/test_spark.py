@@ -83,6 +83,25 @@ def test_spark_score_matches_batch_with_fake(spark, tmp_path):
     assert [r["error"] for r in out if r["note_id"] is None] == ["missing_id"]
 
 
+def test_spark_marks_duplicate_ids_like_the_local_batch(spark):
+    from nec_nlp.spark import score
+
+    rows = [("a", "first", "alpha note"), ("b", "first", "beta note"), ("a", "second", "alpha again"),
+            (" b ", "second", ""), ("c", "first", "gamma"), (None, "first", "no id"), (None, "second", "no id 2")]
+    df = spark.createDataFrame(rows, "note_id string, specialty string, text string").coalesce(1)
+    out = [r.asDict() for r in score(df, scorer_factory=fake_factory).collect()]
+    assert len(out) == len(rows) and "__nec_nlp_first_row_of_id" not in out[0]
+    got = {(r["note_id"], r["specialty"]): r for r in out}
+    assert got[("a", "first")]["error"] is None and got[("a", "first")]["codes"]
+    assert got[("a", "second")]["error"] == "duplicate_id" and not got[("a", "second")]["codes"]
+    assert got[(" b ", "second")]["error"] == "duplicate_id"  # ids are compared trimmed, as in the local reader
+    assert "alpha" not in got[("a", "second")]["error_message"]
+    assert got[("c", "first")]["error"] is None
+    assert sorted(r["error"] for r in out if r["note_id"] is None) == ["missing_id", "missing_id"]
+    unchecked = score(df, scorer_factory=fake_factory, check_duplicates=False).collect()
+    assert not any(r["error"] == "duplicate_id" for r in unchecked)
+
+
 def test_spark_batch_and_score_json_give_identical_codes(spark, tmp_path, project_root):
     """The REAL scorer: the same notes through the local batch, Spark and ``nec-nlp score --json``."""
     try:
