@@ -158,7 +158,8 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "full": ("complete",), "total": ("complete",), "coli": ("colon", "large", "intestine"),
     "colonic": ("colon",), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
-    "cerebral": ("brain",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",), "dermal": ("skin",),
+    "cerebral": ("brain",), "cervical": ("cervix",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",),
+    "dermal": ("skin",),
     "vesical": ("bladder",), "uterine": ("uterus",), "ovarian": ("ovary",), "testicular": ("testis",),
     "lid": ("eyelid",), "digit": ("finger", "toe"), "hallux": ("toe", "foot"),
     # the tabular's own synonyms for intractable (G40/G43 note: "pharmacoresistant, treatment resistant,
@@ -1196,16 +1197,22 @@ def _morphology_code(cs: Any, code: str, doc: _Doc) -> str | None:
 def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list[_Cand]:
     behaviour = _neoplasm_behaviour(mention, see)
     cands: list[_Cand] = []
-    for i, site in enumerate(_site_phrases(mention, doc)):
+    said = set(_words(mention.sentence or mention.text)) | doc.detail_words
+    phrases = _site_phrases(mention, doc)
+    # the noun the Table lists a documented adjective under ("cervical" -> cervix, "renal" -> kidney), tried after
+    phrases += [v for v in (" ".join(_INDEX_SYNONYMS.get(_stem(w), (w,))[0] for w in _WORD.findall(p.lower()))
+                            for p in phrases) if v not in phrases]
+    for i, site in enumerate(phrases):
         if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) for w in _content(site)):
             continue  # "Metastatic" tagged as a site says behaviour, not where
         try:
             nc = cs.neoplasms.lookup(site, behaviour)
         except Exception:  # noqa: BLE001
             nc = None
-        if nc is not None and nc.code:
+        printed = (getattr(nc, "printed", None) or "").rstrip("-").rstrip(".") if nc is not None else ""
+        if nc is not None and (nc.code or (printed and cs.get(printed) is not None)):
             exact = bool(getattr(nc, "exact_site", True))
-            printed = (getattr(nc, "printed", None) or "").rstrip("-").rstrip(".")
+            # printed as a subcategory ("skin, shoulder" D23.6-): the documented side chooses the code later
             code = printed if printed and cs.get(printed) is not None else nc.code
             morph = _morphology_code(cs, code, doc)
             if morph is not None:
@@ -1214,7 +1221,10 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
             overlap = sum(1 for w in set(_content(site)) if any(_word_match(w, e) for e in entry))
             if not overlap:
                 continue
-            cands.append(_Cand(code, 3.0 + 0.2 * overlap - 0.3 * i - (0 if exact else 0.1),
+            # the Table's words nobody documented ("stump, cervical" for a cervical carcinoma) make a worse site
+            undocumented = sum(1 for e in entry if e not in _GENERIC_TITLE and not any(
+                _term_match(e, w) for w in said))
+            cands.append(_Cand(code, 3.0 + 0.3 * overlap - 0.4 * undocumented - 0.1 * i - (0 if exact else 0.1),
                                ("Table of Neoplasms", nc.matched_entry or site, behaviour.replace("_", " ")),
                                "neoplasms", tuple(_content(site)), note=getattr(nc, "note", None)))
     return cands
