@@ -70,7 +70,8 @@ CONDITION_STOP = {
     # words of procedure and anatomy descriptions ("the opening of the nerve root", "pericardial window", "skin
     # flap", "atrial appendage", "fixation lead", "gastric remnant", "macula", "calf squeeze", "freely mobile")
     "opening", "window", "flap", "appendage", "fixation", "remnant", "implant", "implants", "ampulla", "macula",
-    "squeeze", "mobile", "fat", "leakage",
+    "squeeze", "mobile", "fat", "leakage", "curvature", "line", "mark", "direction", "appearance", "breathing",
+    "swimmer's",
 }
 # Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
 GENERIC_HEADS = {
@@ -598,6 +599,11 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
             del conditions[t]
     orgs = organisms(titles)
+    for t in list(conditions):  # "pseudomonas aeruginosa" (index "Pseudomonas - aeruginosa"): an organism, a CAUSE
+        rest = " ".join(t.split()[1:])
+        if " " in t and t.split()[0] in orgs and rest not in conditions and t.split()[-1] not in heads:
+            del conditions[t]
+            orgs.add(t)
     externals = external_causes(d / "icd-10-cm-eindex-2025.xml")
     types = {t for t, n in type_counter.items()
              if n >= 12 and t not in TYPE_STOP and t not in neo and t not in conditions and len(t) > 3

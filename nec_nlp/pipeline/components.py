@@ -85,7 +85,7 @@ NOT_A_CONDITION_AFTER = {"normal"}
 # dysfunction", "brain injury"): SITE + head is one lexicalised CONDITION, the body word no SITE of its own.
 GENERIC_HEAD_WORDS = {"disease", "diseases", "disorder", "disorders", "dysfunction", "insufficiency", "deficiency",
                       "abnormality", "abnormalities", "injury", "injuries", "failure", "syndrome", "defect",
-                      "defects"}
+                      "defects", "problem", "problems"}
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
 COPULAS = {"is", "are", "was", "were", "be", "been", "appears", "appear", "appeared", "remains", "remain", "looks",
            "look", "became", "become", "becomes", "seems", "feels", "felt"}
@@ -116,7 +116,9 @@ NOT_A_SITE_BEFORE = {"x", "x-ray", "xray", "x-rays", "radiograph", "radiographs"
                      "examination", "reflex", "reflexes", "needle", "speculum", "lift", "movement", "movements",
                      "ct", "mri", "ultrasound", "scan", "incision", "retractor", "strength", "motion",
                      "replacement", "repair", "removal", "surgery", "injection", "block", "reconstruction",
-                     "fusion", "transplant", "procedure", "approach", "dressing", "brace", "splint"}
+                     "fusion", "transplant", "procedure", "approach", "dressing", "brace", "splint",
+                     # a measurement or exam sign ("heart rate", "sinus rhythm", "heart sounds", "marrow signal")
+                     "rate", "rates", "rhythm", "sounds", "tones", "signal"}
 # ... and so do procedure words ("total knee arthroplasty", "breast biopsy", "gallbladder ultrasonography")
 _PROCEDURE_WORD = re.compile(r"(?:ectomy|ectomies|plasty|plasties|otomy|otomies|ostomy|scopy|graphy|pexy|"
                              r"rrhaphy|biopsy|biopsies)$")
@@ -131,6 +133,13 @@ ACTION_BEFORE_CAUSE = {"evaluation", "referral", "referred", "admitted", "admiss
                        "consult", "workup", "work-up", "here", "surgery", "delayed", "postponed", "cancelled",
                        "canceled", "discontinued", "stopped", "changed", "switched"}
 EXTERNAL_EVENT_HEADS = {"accident", "collision", "crash"}
+# A sentence with one of these verbs describes a procedure step; its anatomy is a SITE only when the syntax ties
+# it to a condition ("mass in the upper-outer quadrant"), never by mere nearness (guideline 1.2).
+PROCEDURE_VERBS = {"excised", "incised", "dissected", "irrigated", "sutured", "inserted", "placed",
+                   "prepped", "draped", "injected", "infiltrated", "retracted", "cauterized", "opened", "resected",
+                   "transected", "ligated", "mobilized", "withdrawn", "positioned", "secured", "reapproximated",
+                   "exposed", "introduced", "scrubbed", "cannulated", "suctioned", "curetted", "debrided"}
+CLINICIAN_POSSESSIVES = {"my", "our", "your"}
 FALL_SUBJECTS = {"he", "she", "patient", "who", "they", "child", "then", "and", "reportedly", "accidentally",
                  "subsequently", "also", "apparently", "recently", "later"}
 # "<condition> resulting in / causing / leading to <condition>": the first condition is the cause of the second
@@ -784,7 +793,10 @@ class DetailLinker:
         and positional word + anatomical head ("medial tubercle", "inferolateral wall") as SITE candidates."""
         lw = self._lw
         n = len(lw)
-        out = [c for c in cands if not (c.label_ == "SITE" and c.end < n and _names_no_site(lw[c.end]))]
+        drug_at = {c.start for c in cands if c.label_ in DRUG_LABELS}
+        # "subcutaneous heparin", "oral hypoglycemics": a site word before a drug is its route, not a site
+        out = [c for c in cands if not (c.label_ == "SITE" and c.end < n and (_names_no_site(lw[c.end])
+                                                                             or c.end in drug_at))]
         merged: List[Span] = []
         for c in out:  # "nerve" + "root", "paraspinal" + "muscles": adjacent site words name one site
             if merged and c.label_ == "SITE" and merged[-1].label_ == "SITE" and merged[-1].end == c.start:
@@ -851,10 +863,15 @@ class DetailLinker:
         by_sent: Dict[int, List[Span]] = {}
         for ent in ents:
             by_sent.setdefault(int(sid[ent.start]), []).append(ent)
+        lw = self._lw
+        procedural = {int(sid[i]) for i, x in enumerate(lw) if x in PROCEDURE_VERBS}
         for c in cands:
             w = window.get(c.label_)
             if w is None or any(i in used for i in range(c.start, c.end)):
                 continue
+            if c.label_ == "SITE" and (int(sid[c.start]) in procedural or (c.start > 0 and lw[c.start - 1] in
+                                                                          CLINICIAN_POSSESSIVES)):
+                continue  # anatomy of a procedure step ("fascia were excised", "with my hand") is no SITE
             best, dist = None, w + 1
             for ent in by_sent.get(int(sid[c.start]), ()):
                 d = c.start - ent.end if c.start >= ent.end else ent.start - c.end
