@@ -465,6 +465,10 @@ def _see_path(see: str) -> list[str]:
 
 def _lookup(cs: Any, path: Sequence[str] | str) -> Any:
     try:
+        if not isinstance(path, str) and len(path) == 1:
+            main = _main_entry(cs, path[0])
+            if main is not None:
+                return main
         return cs.index.lookup(path if isinstance(path, str) else list(path))
     except Exception:  # noqa: BLE001 - an unknown path is simply no hit
         return None
@@ -530,9 +534,30 @@ def _search_titles(cs: Any, query: str) -> list[tuple[str, float]]:
 
 def _subterms(cs: Any, path: Sequence[str]) -> list[Any]:
     try:
+        if len(path) == 1:
+            main = _main_entry(cs, path[0])
+            children = getattr(cs.index, "_children", None)
+            if main is not None and children is not None:
+                return [cs.index.hit(k) for k in children.get(main.row, [])]
         return list(cs.index.subterms(tuple(path)))
     except Exception:  # noqa: BLE001
         return []
+
+
+_MAIN_ENTRIES: dict[int, dict[str, Any]] = {}
+
+
+def _main_entry(cs: Any, term: str) -> Any:
+    """The main term printed exactly as ``term``. ``cs.index.lookup(["Syndrome"])`` may answer another main term
+    that has the word as a comma variant ("Abstinence symptoms, syndrome"); the walk needs the entry itself."""
+    table = _MAIN_ENTRIES.get(id(cs))
+    if table is None:
+        table = {}
+        for h in cs.index.subterms(None):
+            table.setdefault(h.path[0].strip().lower(), h)
+        _MAIN_ENTRIES.clear()
+        _MAIN_ENTRIES[id(cs)] = table
+    return table.get(term.strip().lower())
 
 
 def _last(hit: Any) -> str:
@@ -1361,6 +1386,10 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         # the Table of Neoplasms files the documented site under skin ("forehead (skin)"): weak evidence of "skin"
         doc.phrases.append(("context", ["skin"]))
         doc.originals.append("site on the skin (Table of Neoplasms)")
+    for word in _post_compounds(cs, mention.sentence or mention.text):
+        if word not in doc.detail_words and word not in doc.head:
+            doc.phrases.append(("type", [word]))
+            doc.originals.append(word)
     encounter = mention.details.encounter or "initial"
     enc_note = (f"7th character: {_ENCOUNTER_TEXT.get(encounter, encounter)} (documented)"
                 if mention.details.encounter else "7th character: initial encounter (no encounter documented)")
@@ -1472,6 +1501,27 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
 
 
 _ABBREVIATIONS: dict[str, str] | None = None
+
+
+_POST = re.compile(r"\b(post|pre)[\s-]+[a-z]", re.I)
+
+
+def _post_compounds(cs: Any, sentence: str) -> list[str]:
+    """"post"/"pre" written apart from the word it prefixes, as the index prints it closed ("post cervical
+    laminectomy" -> postlaminectomy, "post op" is not one): the closed word, when the index knows it."""
+    knows = getattr(cs.index, "knows", None)
+    if knows is None or not _POST.search(sentence):
+        return []
+    out = []
+    words = _WORD.findall(sentence.lower())
+    for i, w in enumerate(words):
+        if w not in ("post", "pre"):
+            continue
+        for nxt in words[i + 1:i + 4]:  # the prefixed word may follow a site ("post cervical laminectomy")
+            if len(nxt) >= 4 and knows(w + nxt):
+                out.append(_stem(w + nxt))
+                break
+    return out
 
 
 def _abbreviations() -> dict[str, str]:
