@@ -33,7 +33,7 @@ _ENCOUNTER = re.compile(r"\b(initial|subsequent|sequela|sequelae)\b", re.I)
 
 KINDS = ("exact", "nec", "nos")
 #: Bump when the matcher's entries change meaning (invalidates the warm cache).
-MATCHER_FORMAT = 1
+MATCHER_FORMAT = 2
 #: Candidate-code features (see :class:`CandidateMatcher`), per code kind.
 CANDIDATE_COLUMNS = (*(f"{feat}_{kind}" for feat in ("match", "full", "covers", "covered", "extra") for kind in KINDS),
                      "n_content", "nos_extra_axis", "nos_extra_free")
@@ -301,6 +301,32 @@ class CandidateMatcher:
         self.owners = np.asarray(owners, dtype=np.int64)
         self.matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(kinds), max(len(vocab), 1)))
 
+    def state(self) -> dict[str, Any]:
+        """The built matcher as marshal-able values (numpy arrays as bytes), for the code-set warm cache."""
+        m = self.matrix
+        return {"format": MATCHER_FORMAT, "vocab": self.vocab, "code_ids": self.code_ids,
+                "entry_words": self.entry_words, "entry_cat": self.entry_cat, "cat_words": self.cat_words,
+                "kinds": self.kinds.tobytes(), "n_req": self.n_req.tobytes(), "owners": self.owners.tobytes(),
+                "data": m.data.tobytes(), "indices": m.indices.tobytes(), "indptr": m.indptr.tobytes(),
+                "index_dtype": m.indices.dtype.str, "shape": tuple(m.shape)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "CandidateMatcher":
+        """The matcher :meth:`state` describes, without rebuilding it from entries."""
+        from scipy import sparse
+
+        self = cls.__new__(cls)
+        self.vocab, self.code_ids = state["vocab"], state["code_ids"]
+        self.entry_words, self.entry_cat, self.cat_words = state["entry_words"], state["entry_cat"], state["cat_words"]
+        self.kinds = np.frombuffer(state["kinds"], dtype=np.int64).copy()
+        self.n_req = np.frombuffer(state["n_req"], dtype=np.float64).copy()
+        self.owners = np.frombuffer(state["owners"], dtype=np.int64).copy()
+        idx = np.dtype(state["index_dtype"])
+        self.matrix = sparse.csr_matrix((np.frombuffer(state["data"], dtype=np.float64).copy(),
+                                         np.frombuffer(state["indices"], dtype=idx).copy(),
+                                         np.frombuffer(state["indptr"], dtype=idx).copy()), shape=state["shape"])
+        return self
+
     @classmethod
     def from_code_set(cls, code_set: Any) -> "CandidateMatcher":
         """Entries from every billable code's title and inclusion terms, and from the code set's Alphabetic Index and
@@ -317,12 +343,12 @@ class CandidateMatcher:
             if cached is not None:
                 key = f"{code_set.release}|{len(code_set)}|matcher-{MATCHER_FORMAT}"
 
-                def build() -> list[list[Any]]:
-                    return [[sorted(r), sorted(o), k, c] for r, o, k, c in cls._entries(code_set)]
+                def build() -> dict[str, Any]:
+                    return cls(cls._entries(code_set)).state()
 
                 state = cached("matcher", str(code_set.release), key, build,
-                               check=lambda v: isinstance(v, list))
-                return cls([(set(r), set(o), k, c) for r, o, k, c in state])
+                               check=lambda v: isinstance(v, dict) and v.get("format") == MATCHER_FORMAT)
+                return cls.from_state(state)
         return cls(cls._entries(code_set))
 
     @staticmethod

@@ -203,3 +203,15 @@ def test_recommender_features_survive_a_recommender_failure(monkeypatch):
 
     row = dict(zip(RECOMMENDER_COLUMNS, recommender_features([_mention("Odd thing.", "thing")], CS())[0]))
     assert row["rec_none"] == 1.0 and row["rec_exact"] == 0.0
+
+
+def test_candidate_matcher_state_round_trip_matches_a_fresh_build():
+    from nec_nlp.features import CandidateMatcher
+
+    entries = [({"cystitis"}, {"acute"}, "exact", "N30.00"), ({"cystitis"}, set(), "nos", "N30.90"),
+               ({"pain", "postoperative"}, {"other"}, "nec", "G89.18"), ({"epilepsy", "focal"}, set(), "exact", "G40.109")]
+    fresh = CandidateMatcher(entries)
+    back = CandidateMatcher.from_state(fresh.state())
+    queries = ["acute cystitis", "cystitis", "postoperative pain of ear", "focal epilepsy", "nothing here"]
+    assert np.array_equal(fresh.match(queries, [None] * 5), back.match(queries, [None] * 5))
+    assert back.vocab == fresh.vocab and back.matrix.shape == fresh.matrix.shape
