@@ -753,6 +753,57 @@ def _unused_details(doc: _Doc, used: set[str]) -> set[str]:
             and i not in doc.negative for w in ws if w not in used and w not in descriptors}
 
 
+_PREGNANCY_WORDS = frozenset({"pregnancy", "pregnant", "gestation", "antepartum", "gravid"})
+
+
+def _in_pregnancy(mention: Mention, doc: _Doc) -> bool:
+    """The sentence places the condition in a pregnancy ("sciatica complicating pregnancy, 24 weeks") and the
+    condition is not itself a pregnancy term."""
+    said = set(_words(mention.sentence or ""))
+    return bool(said & _PREGNANCY_WORDS) and not set(doc.head) & _PREGNANCY_WORDS and not any(
+        w.startswith(("preg", "gestat", "eclamp", "preeclamp", "labor", "delivery", "abortion", "postpartum",
+                      "puerper", "miscarriage", "ectopic")) for w in doc.head)
+
+
+_RANGE = re.compile(r"\b([A-Z]\d\d)\s*-\s*([A-Z]\d\d)\b")
+
+
+def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
+    """ICD-10-CM guideline I.C.15.a.1: conditions in pregnancy are coded to chapter 15 first. The "Pregnancy,
+    complicated by" subterm naming the condition, else the one whose nonessential "(conditions in M00-M99)" range
+    holds the condition's own code (sciatica M54.3- -> "connective system disorders" O99.891)."""
+    if code.startswith(("O", "Z3A")):
+        return None
+    base = ("Pregnancy", "complicated by")
+    if _lookup(cs, list(base)) is None:
+        return None
+    head = doc.head[-1] if doc.head else ""
+    cat = code.split(".")[0]
+    named: _Cand | None = None
+    best_range: tuple[int, _Cand] | None = None
+    stack = [(sub, 0) for sub, _c in _flat_subterms(cs, base)]
+    while stack:
+        sub, depth = stack.pop()
+        term = _last(sub)
+        target = _follow_see(cs, sub, 3)
+        hit_code = _hit_code(target) if target is not None else None
+        words = _content(term)
+        if hit_code and named is None and head and words and _word_match(words[-1], head) and all(
+                any(_term_match(t, w) for w in [*doc.head, *doc.detail_words]) or t in _FILLER for t in words):
+            named = _Cand(hit_code, 0.0, tuple(sub.path), "index", tuple(words),
+                          note="condition in pregnancy coded to chapter 15 first (guideline I.C.15.a.1)")
+        for lo, hi in _RANGE.findall(getattr(sub, "nonessential", None) or ""):
+            if hit_code and lo <= cat <= hi:
+                width = (ord(hi[0]) - ord(lo[0])) * 100 + int(hi[1:]) - int(lo[1:])
+                if best_range is None or width < best_range[0]:
+                    best_range = (width, _Cand(hit_code, 0.0, tuple(sub.path), "index", (),
+                                               note=f"condition in pregnancy ({code} is in {lo}-{hi}) coded to "
+                                                    "chapter 15 first (guideline I.C.15.a.1)"))
+        if depth < 1:
+            stack.extend((s2, depth + 1) for s2, _c in _flat_subterms(cs, sub.path))
+    return named or (best_range[1] if best_range else None)
+
+
 def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str]]]:
     """Each main entry, then the shorter paths above it ("Hemorrhoids > internal", then "Hemorrhoids"), so a
     walk can also take a sibling branch the documentation supports better ("second degree")."""
@@ -1135,6 +1186,17 @@ def _drug_in_sentence(cs: Any, mention: Mention, use: str, encounter: str) -> li
     return []
 
 
+def _names_drug(cs: Any, phrase: str) -> bool:
+    """Whether the Table of Drugs lists ``phrase`` by name (its own row, no class or NEC fallback)."""
+    words = _content(phrase)
+    if not words or len(words) > 3:
+        return False
+    dc = _drug_lookup(cs, phrase, "adverse_effect", "initial")
+    entry = set(_content((getattr(dc, "matched_entry", None) or "") if dc is not None else ""))
+    return bool(dc is not None and dc.code and getattr(dc, "fallback", None) is None
+                and all(any(_word_match(w, e) for e in entry) for w in words))
+
+
 _NON_DRUG_WORDS = frozenset("initial subsequent encounter sequela accidental intentional unintentional self harm "
                             "assault undetermined adverse effect reaction taken prescribed overdose poisoning "
                             "underdosing toxicity patient".split())
@@ -1386,6 +1448,10 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         # the Table of Neoplasms files the documented site under skin ("forehead (skin)"): weak evidence of "skin"
         doc.phrases.append(("context", ["skin"]))
         doc.originals.append("site on the skin (Table of Neoplasms)")
+    if not mention.details.drug and any(_names_drug(cs, c) for c in mention.details.cause):
+        # a cause the Table of Drugs lists by name ("induced by Coumadin") is what the index calls a drug
+        doc.phrases.append(("drug", ["drug", "medicament", "medication"]))
+        doc.originals.append(next(c for c in mention.details.cause if _names_drug(cs, c)))
     for word in _post_compounds(cs, mention.sentence or mention.text):
         if word not in doc.detail_words and word not in doc.head:
             doc.phrases.append(("type", [word]))
@@ -1486,6 +1552,11 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     if doc.other_specified and use is None:
         leftover.add("other")
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+    if use is None and suggestions and _in_pregnancy(mention, doc):
+        preg = _pregnancy_candidate(cs, doc, suggestions[0].code)
+        if preg is not None:
+            cands.append(replace(preg, score=max(c.score for c in cands) + 1.0))
+            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
     missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
     query_text = _query(mention, missing, use) if suggestions and suggestions[0].kind == "nos" else None
