@@ -165,7 +165,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     # the tabular's own synonyms for intractable (G40/G43 note: "pharmacoresistant, treatment resistant,
     # refractory (medically), poorly controlled")
     "refractory": ("intractable",), "pharmacoresistant": ("intractable",),
-    "norovirus": ("norwalk", "viral"),
+    "norovirus": ("norwalk", "viral"), "neonatal": ("newborn",), "neonate": ("newborn",),
     # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
     "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
@@ -1113,6 +1113,9 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
         elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
             match -= 0.5  # no side documented: the unspecified-side code
+        if k.kind == "nos":
+            match += 0.3  # an axis nobody documented: the unspecified / NOS child ("leukemia NOS" -> "not having
+            #               achieved remission", whose words cost more than "in remission")
         return (match, 1 if k.kind == "nos" else 0, -len(k.code))
 
     return max(kids, key=rank) if kids else None
