@@ -654,6 +654,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             for r in sorted(recs, key=lambda r: r["term"]):
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
+    predicative |= participles(set(conditions), [*texts, *(r["Term"] for r in rows)])
     predicative = {p for p in predicative if p not in conditions and p not in CAUSE_WORDS and p not in sites
                    and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
                    and p not in neo}
@@ -690,6 +691,38 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
 
 
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
+
+
+def participles(conditions: set[str], texts: Iterable[str]) -> set[str]:
+    """Past participles of single-word condition nouns that the ICD-10-CM texts also use ("depression" ->
+    "depressed", "retraction" -> "retracted", "deviation" -> "deviated"): said of a body part after a copula
+    ("the ears are retracted") they name the finding."""
+    words: set[str] = set()
+    for t in texts:
+        words.update(re.findall(r"[a-z]+", t.lower()))
+    out: set[str] = set()
+    for c in conditions:
+        if " " in c or not c.isalpha():
+            continue
+        forms = []
+        if c.endswith("ement"):
+            forms.append(c[:-4] + "d")  # enlargement -> enlarged
+        if c.endswith("ation"):
+            forms.append(c[:-5] + "ated")  # deviation -> deviated
+        elif c.endswith("ion"):
+            forms.append(c[:-3] + "ed")  # retraction -> retracted
+        if c.endswith("e") and not c.endswith("ee"):
+            forms.append(c + "d")  # fracture -> fractured
+        if c.endswith("ing"):
+            forms.append(c[:-3] + "ed")  # thickening -> thickened
+        out.update(f for f in forms if f in words and f not in conditions and f not in NOT_PARTICIPLE)
+    return out
+
+
+# Participles that name an action or an event, not a finding ("was caused by", "was transfused").
+NOT_PARTICIPLE = {"caused", "activated", "transfused", "reversed", "contracted", "abandoned", "aborted",
+                  "duplicated", "elevated", "contaminated", "lobulated", "reticulated", "encysted", "erupted",
+                  "regurgitated", "displaced"}
 NOT_PREDICATIVE = {"unspecified", "unilateral", "previous", "physical", "maternal", "limited", "visual", "sexual",
                    "regional", "tropical", "constitutional", "failed", "cyclic", "autonomous", "anesthetic",
                    "adhesive", "aqueous", "hypnotic", "inconclusive", "intellectual", "dermal", "conjunctival",

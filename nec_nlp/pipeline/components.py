@@ -90,7 +90,8 @@ PREDICATIVE_SOURCE = "index adjective (predicative only)"
 COPULAS = {"is", "are", "was", "were", "be", "been", "appears", "appear", "appeared", "remains", "remain", "looks",
            "look", "became", "become", "becomes", "seems", "feels", "felt"}
 DEGREE_WORDS = {"mildly", "slightly", "very", "markedly", "somewhat", "moderately", "severely", "not", "also",
-                "still", "more", "less", "minimally", "diffusely", "focally", "quite", "extremely"}
+                "still", "more", "less", "minimally", "diffusely", "focally", "quite", "extremely", "well",
+                "frequently", "often", "occasionally", "sometimes", "always", "now"}
 FINDING_HEADS = {"changes", "collection", "compromise", "bulge", "bulging", "desiccation", "activity"}
 FINDING_TRIGGERS = {"abnormal", "increased", "decreased", "elevated", "diminished", "reduced", "poor", "low",
                     "impaired", "absent", "frequent"}
@@ -136,7 +137,7 @@ EXTERNAL_EVENT_HEADS = {"accident", "collision", "crash"}
 # A sentence with one of these verbs describes a procedure step; its anatomy is a SITE only when the syntax ties
 # it to a condition ("mass in the upper-outer quadrant"), never by mere nearness (guideline 1.2).
 PROCEDURE_VERBS = {"excised", "incised", "dissected", "irrigated", "sutured", "inserted", "placed",
-                   "prepped", "draped", "injected", "infiltrated", "retracted", "cauterized", "opened", "resected",
+                   "prepped", "draped", "injected", "infiltrated", "cauterized", "opened", "resected",
                    "transected", "ligated", "mobilized", "withdrawn", "positioned", "secured", "reapproximated",
                    "exposed", "introduced", "scrubbed", "cannulated", "suctioned", "curetted", "debrided"}
 CLINICIAN_POSSESSIVES = {"my", "our", "your"}
@@ -439,10 +440,10 @@ _HYPHENED = re.compile(r"^[a-z]+(?:(?: |-)[a-z]+|'s)*$")
 _HYPHEN_TOKENS = re.compile(r"[a-z]+|-|'s")
 
 
-def _plural(term: str) -> Optional[str]:
+def _plural(term: str, min_len: int = 4) -> Optional[str]:
     words = term.split()
     last = words[-1]
-    if not last.isalpha() or len(last) < 4 or last.endswith(("us", "is", "ae", "es")):
+    if not last.isalpha() or len(last) < min_len or last.endswith(("us", "is", "ae", "es")):
         return None
     if last.endswith("y") and last[-2] not in "aeiou":
         last = last[:-1] + "ies"
@@ -521,7 +522,7 @@ class LexiconMatcher:
         for t in self.terms:
             forms = [t.term]
             if self.plurals and t.label in ("CONDITION", "SITE"):
-                p = _plural(t.term)
+                p = _plural(t.term, 3 if t.label == "SITE" else 4)  # "ears", "eyes", "legs"
                 if p:
                     forms.append(p)
                 if t.label == "SITE":
@@ -600,8 +601,9 @@ class LexiconMatcher:
         for i, w in enumerate(lowers):  # "the throat was mildly erythematous", "uterus is enlarged"
             if w in predicative:
                 j = i - 1
-                while j >= 0 and lowers[j] in DEGREE_WORDS:
-                    j -= 1
+                while j >= 0 and (lowers[j] in DEGREE_WORDS or (  # "appears confused and depressed"
+                        lowers[j] in {"and", "or", ","} and j > 0 and lowers[j - 1] in predicative)):
+                    j -= 2 if lowers[j] in {"and", "or", ","} else 1
                 if j >= 0 and lowers[j] in COPULAS:
                     found.append((i, i + 1, "CONDITION"))
             elif len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
@@ -1077,7 +1079,18 @@ class DetailLinker:
         if found_site and start is not None and last is not None:
             link["site"].append((start, last))
             link["laterality"] = link["laterality"] or laterality
-            return last
+            # coordinated sites: "at L1-L2, L2-L3, and L3-L4", "in the hands and (the) elbows"
+            while True:
+                j = last
+                joined = False
+                while j < end and self._lw[j] in {",", "and", "or", "the", "both", "his", "her"}:
+                    joined = joined or self._lw[j] in {",", "and", "or"}
+                    j += 1
+                c = at.get(j)
+                if not joined or c is None or c.label_ != "SITE" or c.start != j:
+                    return last
+                link["site"].append((c.start, c.end))
+                last = c.end
         return k
 
     def _phrase_end(self, doc: Doc, k: int, end: int, conditions: Optional[Dict[int, Span]] = None) -> int:
@@ -1119,6 +1132,8 @@ class DetailLinker:
                         continue
                 break
             if low in {"with", "without", "w/", "w/o"}:
+                if k + 1 < sent_end and self._lw[k + 1] == "no":  # "with no significant stenosis": a finding
+                    break
                 e = self._phrase_end(doc, k + 1, sent_end, cond_at)
                 inner = [cond_at[i] for i in range(k + 1, e) if i in cond_at]
                 typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
