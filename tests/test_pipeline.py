@@ -210,6 +210,55 @@ def test_pipeline_no_cause_for_triggers_or_reasons_for_actions(nlp, text):
     assert _details(nlp(text), "CAUSE") == []
 
 
+@pytest.mark.parametrize("text,cond", [
+    ("She has biliary disease.", "biliary disease"),
+    ("Chronic eustachian tube dysfunction.", "eustachian tube dysfunction"),
+    ("No acute intracranial hemorrhage.", "intracranial hemorrhage"),
+    ("She has a sore throat.", "sore throat"),
+    ("History of varicose veins.", "varicose veins"),
+])
+def test_pipeline_lexicalised_site_names_are_one_condition(nlp, text, cond):
+    doc = nlp(text)
+    mention(doc_mentions(doc), cond)
+    assert _details(doc, "SITE") == []
+
+
+@pytest.mark.parametrize("text,sites", [
+    ("Foraminal stenosis at L1-L2, L2-L3, and L3-L4.", ["L1-L2", "L2-L3", "L3-L4"]),
+    ("Pain in the hands and elbows.", ["hands", "elbows"]),
+    ("Impingement of the L5 nerve root.", ["nerve root"]),
+    ("Ears are well retracted.", ["Ears"]),
+])
+def test_pipeline_coordinated_adjacent_and_plural_sites(nlp, text, sites):
+    assert _details(nlp(text), "SITE") == sites
+
+
+@pytest.mark.parametrize("text", [
+    "The mass and surrounding subcutaneous tissue and fascia were excised en bloc.",
+    "I was able to remove most of the clots with my hands.",
+    "She was given 1 dose of subcutaneous terbutaline for contractions.",
+    "EKG shows normal sinus rhythm with mild ST depressions.",
+])
+def test_pipeline_no_site_in_procedure_steps_routes_or_measurements(nlp, text):
+    assert _details(nlp(text), "SITE") == []
+
+
+@pytest.mark.parametrize("text,cause", [
+    ("REASON FOR EXAM: , Motor vehicle collision.", "Motor vehicle collision"),
+    ("The patient reports that she fell backwards.", "fell"),
+    ("Part of her symptoms may be secondary to biliary disease.", "biliary disease"),
+])
+def test_pipeline_unattached_causes_are_details(nlp, text, cause):
+    doc = nlp(text)
+    assert cause in _details(doc, "CAUSE")
+    for ent in doc.ents:  # a condition is never its own cause
+        assert all(c.start >= ent.end or c.end <= ent.start for c in ent._.cause)
+
+
+def test_pipeline_fell_without_patient_subject_is_no_cause(nlp):
+    assert _details(nlp("Immediately we fell in to an abscess cavity."), "CAUSE") == []
+
+
 def test_evaluate_extraction_annotator_filter(nlp, tmp_path):
     t = "Acute cystitis."
     path = tmp_path / "gold.jsonl"
