@@ -395,6 +395,15 @@ def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None
         got = _coverage_words(tw, term, doc, used, connector)
         if got[0] > best[0]:
             best = got
+    if best[0] <= 0 and "," in re.sub(r"\([^)]*\)", "", term):
+        # "chronic lymphocytic, of B-cell type": what follows the comma qualifies the subterm; the part before it
+        # documented in full is weaker evidence for it
+        first = re.sub(r"\([^)]*\)", "", term).split(",")[0]
+        words = _content(first)
+        if words:
+            got = _coverage_words(words, first, doc, used, connector)
+            if got[0] > 0:
+                best = (0.7 * got[0], got[1])
     doc.cov_cache[key] = best
     return best[0], set(best[1])
 
@@ -1114,8 +1123,10 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
         elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
             match -= 0.5  # no side documented: the unspecified-side code
         if k.kind == "nos":
-            match += 0.3  # an axis nobody documented: the unspecified / NOS child ("leukemia NOS" -> "not having
-            #               achieved remission", whose words cost more than "in remission")
+            # an axis nobody documented: the unspecified / NOS child, the one the tabular lists "... NOS" under
+            # first ("Leukemia NOS" is C95.90 "not having achieved remission", whose words cost more than
+            # "in remission")
+            match += 0.6 if getattr(k, "nos_terms", ()) else 0.3
         return (match, 1 if k.kind == "nos" else 0, -len(k.code))
 
     return max(kids, key=rank) if kids else None
