@@ -166,6 +166,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     # refractory (medically), poorly controlled")
     "refractory": ("intractable",), "pharmacoresistant": ("intractable",),
     "norovirus": ("norwalk", "viral"), "neonatal": ("newborn",), "neonate": ("newborn",),
+    "zoster": ("herpes",), "shingles": ("herpes", "zoster"), "gonococcal": ("gonorrheal", "gonococcus"),
     # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
     "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
@@ -1200,15 +1201,25 @@ def _drug_in_sentence(cs: Any, mention: Mention, use: str, encounter: str) -> li
     return []
 
 
+_DRUG_NAMED: dict[tuple[int, str], bool] = {}
+
+
 def _names_drug(cs: Any, phrase: str) -> bool:
     """Whether the Table of Drugs lists ``phrase`` by name (its own row, no class or NEC fallback)."""
+    key = (id(cs), phrase.lower())
+    if key in _DRUG_NAMED:
+        return _DRUG_NAMED[key]
     words = _content(phrase)
-    if not words or len(words) > 3:
-        return False
-    dc = _drug_lookup(cs, phrase, "adverse_effect", "initial")
-    entry = set(_content((getattr(dc, "matched_entry", None) or "") if dc is not None else ""))
-    return bool(dc is not None and dc.code and getattr(dc, "fallback", None) is None
-                and all(any(_word_match(w, e) for e in entry) for w in words))
+    ok = False
+    if words and len(words) <= 3:
+        dc = _drug_lookup(cs, phrase, "adverse_effect", "initial")
+        entry = set(_content((getattr(dc, "matched_entry", None) or "") if dc is not None else ""))
+        ok = bool(dc is not None and dc.code and getattr(dc, "fallback", None) is None
+                  and all(any(_word_match(w, e) for e in entry) for w in words))
+    if len(_DRUG_NAMED) > 8192:
+        _DRUG_NAMED.clear()
+    _DRUG_NAMED[key] = ok
+    return ok
 
 
 _NON_DRUG_WORDS = frozenset("initial subsequent encounter sequela accidental intentional unintentional self harm "
