@@ -753,7 +753,7 @@ class DetailLinker:
         self._relations(doc, ents, sid, bounds, links)
         self._causing(ents, sid, links)
         self._complication(doc, ents, sid, bounds, links)
-        self._nearby(doc, ents, cands, sid, links)
+        self._nearby(doc, ents, cands, sid, links, at, bounds[1:])
         for ent in ents:
             if ent.text.lower().startswith("allerg"):
                 self._allergy(doc, ent, sid, bounds, at, links[_key(ent)])
@@ -803,8 +803,15 @@ class DetailLinker:
         for c in out:  # "nerve" + "root", "paraspinal" + "muscles": adjacent site words name one site
             if merged and c.label_ == "SITE" and merged[-1].label_ == "SITE" and merged[-1].end == c.start:
                 merged[-1] = Span(doc, merged[-1].start, c.end, label="SITE")
-            else:
-                merged.append(c)
+                continue
+            if c.label_ == "SITE":  # "inferior pole", "lower lobe": positional words before a site belong to it
+                s0 = c.start
+                while s0 > 0 and (lw[s0 - 1] in SITE_EXTENDERS or _positional(lw[s0 - 1])) and not (
+                        merged and merged[-1].end > s0 - 1):
+                    s0 -= 1
+                if s0 < c.start:
+                    c = Span(doc, s0, c.end, label="SITE")
+            merged.append(c)
         out = merged
         covered = {i for c in out for i in range(c.start, c.end)}
         added = False
@@ -855,7 +862,8 @@ class DetailLinker:
                     and not (i + 1 < n and lw[i + 1] in {"asleep", "apart", "off", "out", "through", "in", "into"}):
                 self._free.append((i, i + 1))
 
-    def _nearby(self, doc: Doc, ents: List[Span], cands: List[Span], sid: Any, links: Dict[str, Any]) -> None:
+    def _nearby(self, doc: Doc, ents: List[Span], cands: List[Span], sid: Any, links: Dict[str, Any],
+                at: Optional[Dict[int, Span]] = None, sent_end: Any = None) -> None:
         """A SITE/TYPE/CAUSE candidate not yet attached goes to the nearest CONDITION of its sentence when close
         ("tenderness ... medial tubercle of the right foot", "pain is severe")."""
         if not ents:
@@ -885,6 +893,11 @@ class DetailLinker:
                 used.update(range(c.start, c.end))
                 if c.label_ == "SITE" and c.start > 0 and self._lw[c.start - 1] in LATERALITY:
                     link["laterality"] = link["laterality"] or LATERALITY[self._lw[c.start - 1]]
+                if c.label_ == "SITE" and sent_end is not None:
+                    n_before = len(link["site"])
+                    self._more_sites(c.end, int(sent_end[int(sid[c.start])]), at, link)
+                    for s2, e2 in link["site"][n_before:]:
+                        used.update(range(s2, e2))
 
     def _relations(self, doc: Doc, ents: List[Span], sid: Any, bounds: Any, links: Dict[str, Any]) -> None:
         """ "(symptoms) may be secondary to biliary disease": a cause phrase in a sentence with a CONDITION is the
@@ -1079,19 +1092,27 @@ class DetailLinker:
         if found_site and start is not None and last is not None:
             link["site"].append((start, last))
             link["laterality"] = link["laterality"] or laterality
-            # coordinated sites: "at L1-L2, L2-L3, and L3-L4", "in the hands and (the) elbows"
-            while True:
-                j = last
-                joined = False
-                while j < end and self._lw[j] in {",", "and", "or", "the", "both", "his", "her"}:
-                    joined = joined or self._lw[j] in {",", "and", "or"}
-                    j += 1
-                c = at.get(j)
-                if not joined or c is None or c.label_ != "SITE" or c.start != j:
-                    return last
-                link["site"].append((c.start, c.end))
-                last = c.end
+            return self._more_sites(last, end, at, link)
         return k
+
+    def _more_sites(self, last: int, end: int, at: Dict[int, Span], link: Dict[str, Any]) -> int:
+        """Sites joined to the one ending at ``last``: coordinated ("at L1-L2, L2-L3, and L3-L4", "in the hands
+        and elbows") or a site of a site ("the inferior pole of the right kidney"); returns the next index."""
+        while True:
+            j = last
+            joined = False
+            side = None
+            while j < end and (self._lw[j] in {",", "and", "or", "of", "the", "both", "his", "her"}
+                               or (joined and self._lw[j] in LATERALITY)):
+                joined = joined or self._lw[j] in {",", "and", "or", "of"}
+                side = LATERALITY.get(self._lw[j], side)
+                j += 1
+            c = at.get(j)
+            if not joined or c is None or c.label_ != "SITE" or c.start != j:
+                return last
+            link["site"].append((c.start, c.end))
+            link["laterality"] = link["laterality"] or side
+            last = c.end
 
     def _phrase_end(self, doc: Doc, k: int, end: int, conditions: Optional[Dict[int, Span]] = None) -> int:
         """End of a detail phrase starting at k; with ``conditions``, "and"/"or" + a condition continue it."""
