@@ -1669,6 +1669,11 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
         if c.extra.get("needs_head") and not has_head:
             continue  # a title that does not name the condition is no candidate for it
         total = c.score + fit
+        if c.source != "drugs" and _verbatim(cs, obj, doc):
+            # the tabular lists exactly what was documented as the code's title or inclusion term
+            # ("Folliculitis of buttock" under L02.32, "Brugada syndrome" under I49.8): the coder's check
+            total += 1.0
+            c = replace(c, note=c.note or "the tabular lists the documented wording under this code")
         if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":
             # an "Other ..." code found only by its title words is no NEC decision: the index has the say
             # (its own NEC entries and the 'Other' sibling of its unspecified code come as index candidates)
@@ -1696,6 +1701,37 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
                                   max(0.0, min(1.0, score / (top or 1.0)))))
         info.append({"code": code, "cand": c, "how": how})
     return out, info
+
+
+_VERBATIM_SKIP = frozenset({"nos", "nec", "unspecified", "other", "specified", "right", "left", "bilateral",
+                            "initial", "subsequent", "encounter", "sequela"})
+
+
+def _verbatim(cs: Any, obj: Any, doc: _Doc) -> bool:
+    """Whether the code's title or one of its inclusion terms (or its parent's, for a code with a 7th
+    character) says exactly the documented words: the condition and its site/type/cause details, nothing more
+    and nothing less (side, encounter, NOS/NEC and extent words aside)."""
+    if obj is None:
+        return False
+    descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
+    said = {w for w in doc.head} | {w for i, (axis, ws) in enumerate(doc.phrases)
+                                    if axis in ("site", "type", "cause") and i not in doc.negative for w in ws}
+    said = {w for w in said if w not in _VERBATIM_SKIP and w not in descriptors}
+    if len(said) < 2:
+        return False  # a bare term is the index's to decide (its NOS default)
+    texts = [obj.title, *(getattr(obj, "inclusion", ()) or ())]
+    if getattr(obj, "seventh_char", None) and obj.parent:
+        parent = cs.get(obj.parent)
+        if parent is not None:
+            texts += [parent.title, *(getattr(parent, "inclusion", ()) or ())]
+    for t in texts:
+        words = {w for w in _content(re.sub(r"\([^)]*\)", " ", t)) if w not in _VERBATIM_SKIP}
+        if not words or len(words) != len(said):
+            continue
+        if all(any(_term_match(w, x) for x in said) for w in words) and all(
+                any(_term_match(w, x) for w in words) for x in said):
+            return True
+    return False
 
 
 _GENERIC_TITLE = frozenset(_stem(w) for w in (
