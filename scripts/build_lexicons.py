@@ -70,8 +70,7 @@ CONDITION_STOP = {
     # words of procedure and anatomy descriptions ("the opening of the nerve root", "pericardial window", "skin
     # flap", "atrial appendage", "fixation lead", "gastric remnant", "macula", "calf squeeze", "freely mobile")
     "opening", "window", "flap", "appendage", "fixation", "remnant", "implant", "implants", "ampulla", "macula",
-    "squeeze", "mobile", "fat", "leakage", "curvature", "line", "mark", "direction", "appearance", "breathing",
-    "swimmer's",
+    "squeeze", "mobile", "fat", "leakage", "curvature", "line", "mark", "direction", "appearance", "swimmer's",
 }
 # Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
 GENERIC_HEADS = {
@@ -601,7 +600,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     orgs = organisms(titles)
     for t in list(conditions):  # "pseudomonas aeruginosa" (index "Pseudomonas - aeruginosa"): an organism, a CAUSE
         rest = " ".join(t.split()[1:])
-        if " " in t and t.split()[0] in orgs and rest not in conditions and t.split()[-1] not in heads:
+        if t in orgs or (" " in t and t.split()[0] in orgs and rest not in conditions and t.split()[-1] not in heads):
             del conditions[t]
             orgs.add(t)
     externals = external_causes(d / "icd-10-cm-eindex-2025.xml")
@@ -654,12 +653,15 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             for r in sorted(recs, key=lambda r: r["term"]):
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
-    predicative |= participles(set(conditions), [*texts, *(r["Term"] for r in rows)])
+    parts = participles(set(conditions), [*texts, *(r["Term"] for r in rows)])
     predicative = {p for p in predicative if p not in conditions and p not in CAUSE_WORDS and p not in sites
                    and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
                    and p not in neo}
     rows = [{"label": "CONDITION", "term": t, "source": s} for t, s in conditions.items()]
     rows += [{"label": "CONDITION", "term": p, "source": PREDICATIVE_SOURCE} for p in predicative]
+    parts = {p for p in parts if p not in predicative and p not in conditions and p not in CAUSE_WORDS and p not in sites
+             and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE and p not in neo}
+    rows += [{"label": "CONDITION", "term": p, "source": PARTICIPLE_SOURCE} for p in parts]
     write("conditions.jsonl", rows)
     write("sites.jsonl", [{"label": "SITE", "term": t, "source": "ICD-10-CM neoplasm table / index"}
                           for t in sites])
@@ -691,6 +693,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
 
 
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
+PARTICIPLE_SOURCE = "participle of a condition noun (predicative only)"
 
 
 def participles(conditions: set[str], texts: Iterable[str]) -> set[str]:

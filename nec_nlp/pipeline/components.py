@@ -87,6 +87,10 @@ GENERIC_HEAD_WORDS = {"disease", "diseases", "disorder", "disorders", "dysfuncti
                       "abnormality", "abnormalities", "injury", "injuries", "failure", "syndrome", "defect",
                       "defects", "problem", "problems"}
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
+PARTICIPLE_SOURCE = "participle of a condition noun (predicative only)"
+# "the lines were flushed with saline", "was retracted using a clamp": a participle before an instrument or agent
+# names an action, not a finding
+ACTION_AFTER_PARTICIPLE = {"with", "using", "by", "into", "onto", "back", "off", "out", "open", "through"}
 COPULAS = {"is", "are", "was", "were", "be", "been", "appears", "appear", "appeared", "remains", "remain", "looks",
            "look", "became", "become", "becomes", "seems", "feels", "felt"}
 DEGREE_WORDS = {"mildly", "slightly", "very", "markedly", "somewhat", "moderately", "severely", "not", "also",
@@ -497,6 +501,7 @@ class LexiconMatcher:
         self.patterns: List[PatternRule] = []
         self._table: Optional[Dict[Tuple[str, ...], str]] = None
         self._predicative: set = set()
+        self._participles: set = set()
         self._lengths: Dict[str, List[int]] = {}
         self._abbr: Optional[PhraseMatcher] = None
         self._matcher: Optional[Matcher] = None
@@ -519,6 +524,7 @@ class LexiconMatcher:
         table: Dict[Tuple[str, ...], str] = {}
         lengths: Dict[str, set] = {}
         predicative: set = set()
+        participles: set = set()
         for t in self.terms:
             forms = [t.term]
             if self.plurals and t.label in ("CONDITION", "SITE"):
@@ -530,8 +536,10 @@ class LexiconMatcher:
                     if p:
                         forms.append(p)
             label = t.label
-            if t.source == PREDICATIVE_SOURCE:
+            if t.source in (PREDICATIVE_SOURCE, PARTICIPLE_SOURCE):
                 predicative.add(t.term)
+                if t.source == PARTICIPLE_SOURCE:
+                    participles.add(t.term)
                 continue
             if label == "DRUG" and t.source.startswith(DRUG_CLASS_SOURCES):
                 label = "DRUGCLASS"  # a class or generic drug: a DRUG detail only when it is a stated cause
@@ -548,6 +556,7 @@ class LexiconMatcher:
                     lengths.setdefault(toks[0], set()).add(len(toks))
         self._table = table
         self._predicative = predicative
+        self._participles = participles
         self._lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
         self._abbr = PhraseMatcher(vocab, attr="ORTH")
         self._abbr_info = {}
@@ -604,7 +613,8 @@ class LexiconMatcher:
                 while j >= 0 and (lowers[j] in DEGREE_WORDS or (  # "appears confused and depressed"
                         lowers[j] in {"and", "or", ","} and j > 0 and lowers[j - 1] in predicative)):
                     j -= 2 if lowers[j] in {"and", "or", ","} else 1
-                if j >= 0 and lowers[j] in COPULAS:
+                if j >= 0 and lowers[j] in COPULAS and not (
+                        w in self._participles and i + 1 < n and lowers[i + 1] in ACTION_AFTER_PARTICIPLE):
                     found.append((i, i + 1, "CONDITION"))
             elif len(w) <= 3 and _SPINE_LEVEL.match(w) and i + 2 < n and lowers[i + 1] in ("-", "through", "to") \
                     and (_SPINE_LEVEL.match(lowers[i + 2]) or lowers[i + 2].isdigit()):
@@ -1153,13 +1163,13 @@ class DetailLinker:
                         continue
                 break
             if low in {"with", "without", "w/", "w/o"}:
-                if k + 1 < sent_end and self._lw[k + 1] == "no":  # "with no significant stenosis": a finding
-                    break
                 e = self._phrase_end(doc, k + 1, sent_end, cond_at)
                 inner = [cond_at[i] for i in range(k + 1, e) if i in cond_at]
                 typed = any(at.get(i) is not None and at[i].label_ in ("TYPE", "CAUSE") for i in range(k + 1, e))
                 words = {self._lw[i] for i in range(k + 1, e)}
                 numeric = any(self._lw[i][:1].isdigit() for i in range(k + 1, e))
+                if k + 1 < sent_end and self._lw[k + 1] == "no":  # "with no hydronephrosis" = "without ..."; but
+                    typed = False  # "with no significant central canal ..." names no condition inside: no TYPE
                 if e > k + 1 and not numeric and (inner or typed or words & COMPLICATION_WORDS):
                     link["type"].append((k, e))  # a condition inside stays a CONDITION of its own
                     k = e
