@@ -79,7 +79,8 @@ DRUG_CLASS_SOURCES = ("ICD-10-CM Table of Drugs (class)", "generic drug mention"
 NOT_A_CONDITION_BEFORE = {"medication", "medications", "medicine", "medicines", "test", "tests", "testing", "index",
                           "therapy", "embolization", "management", "clinic", "service", "evaluation",
                           "workup", "work-up", "precautions", "study", "studies", "regimen", "score", "scale",
-                          "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump"}
+                          "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump", "scan", "scans",
+                          "imaging", "view", "views"}
 NOT_A_CONDITION_AFTER = {"normal"}
 # Generic heads that name a disorder only with the body part before them ("biliary disease", "eustachian tube
 # dysfunction", "brain injury"): SITE + head is one lexicalised CONDITION, the body word no SITE of its own.
@@ -123,7 +124,12 @@ NOT_A_SITE_BEFORE = {"x", "x-ray", "xray", "x-rays", "radiograph", "radiographs"
                      "replacement", "repair", "removal", "surgery", "injection", "block", "reconstruction",
                      "fusion", "transplant", "procedure", "approach", "dressing", "brace", "splint",
                      # a measurement or exam sign ("heart rate", "sinus rhythm", "heart sounds", "marrow signal")
-                     "rate", "rates", "rhythm", "sounds", "tones", "signal"}
+                     "rate", "rates", "rhythm", "sounds", "tones", "signal",
+                     # a device or its placement ("chest tube placement", "coronary artery bypass", "epicardial
+                     # pacing wires", "central line")
+                     "placement", "bypass", "pacing", "catheter", "catheters", "catheterization", "drain", "drains",
+                     "graft", "grafting", "stent", "stenting", "ablation", "tube", "tubes", "wires", "lead", "leads",
+                     "port", "line", "lines", "prosthesis", "lavage"}
 # ... and so do procedure words ("total knee arthroplasty", "breast biopsy", "gallbladder ultrasonography")
 _PROCEDURE_WORD = re.compile(r"(?:ectomy|ectomies|plasty|plasties|otomy|otomies|ostomy|scopy|graphy|pexy|"
                              r"rrhaphy|biopsy|biopsies)$")
