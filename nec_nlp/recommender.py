@@ -838,6 +838,11 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         score, matched = _coverage(_last(sub), doc, used, conn)
         if score <= 0:
             continue
+        if conn is None and len(sub.path) > len(hit.path) + 1 and not _heading_documented(
+                sub.path[len(hit.path)], doc, used):
+            # reached through a heading printed without a code whose words nobody documented ("Disorder,
+            # alcohol use > mild" for a mild cognitive disorder): weaker than a subterm of its own
+            score *= 0.5
         code = _hit_code(_follow_see(cs, sub, 3))
         if code:
             alternates.append(_Cand(code, score, tuple(sub.path), "index", tuple(sorted(matched))))
@@ -863,6 +868,11 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         # the deeper entry is a heading without a code ("streptococcal NEC > group"): stay where a code is
         return (target if target is not None else sub), used, alternates + alt2
     return end, used2, alternates + alt2
+
+
+def _heading_documented(term: str, doc: _Doc, used: set[str]) -> bool:
+    said = doc.detail_words | used | set(doc.head)
+    return all(t in _FILLER or any(_term_match(t, w) for w in said) for t in _content(term))
 
 
 def _restates(t: str, doc: _Doc, used: set[str]) -> bool:
