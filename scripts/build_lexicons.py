@@ -474,6 +474,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     conditions: dict[str, str] = {}
     head_counts = Counter(f.split()[-1] for f in forms)  # how many tabular terms a word is the head noun of
     site_candidates: set[str] = set()
+    symptoms: set[str] = set()
     predicative: set[str] = set()  # adjectives of index main terms ("erythematous", "enlarged")
     head_nouns: set[str] = set()  # main terms without a code: heads of multiword forms only ("infarction")
     multi: dict[str, str] = {}  # multiword candidates, filtered once single-word conditions are known
@@ -494,6 +495,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                     type_counter[v] += 1000  # always a TYPE candidate
             continue
         codes = [c["Code"] for c in [main, *children] if c["Code"]]
+        if main["Code"].startswith("R"):  # a sign or symptom of its own (Cough R05, Tremor R25.1)
+            symptoms.update(vs)
         z_share = sum(c[0] in "ZVWXY" for c in codes) / len(codes) if codes else 1.0
         for c in children:
             if c["Level"] == "1":
@@ -654,6 +657,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
     parts = participles(set(conditions), [*texts, *(r["Term"] for r in rows)])
+    for g, base in symptom_inflections(symptoms & set(conditions)).items():
+        if g not in conditions and g not in TYPE_WORDS_HINT and g not in CONDITION_STOP and g not in NOT_INFLECTION:
+            conditions[g] = "inflected sign/symptom (index R code)"
     predicative = {p for p in predicative if p not in conditions and p not in CAUSE_WORDS and p not in sites
                    and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
                    and p not in neo}
@@ -720,6 +726,24 @@ def participles(conditions: set[str], texts: Iterable[str]) -> set[str]:
             forms.append(c[:-3] + "ed")  # thickening -> thickened
         out.update(f for f in forms if f in words and f not in conditions and f not in NOT_PARTICIPLE)
     return out
+
+
+def symptom_inflections(symptoms: set[str]) -> dict[str, str]:
+    """The verb forms clinicians write for signs and symptoms coded in chapter R: "cough" -> "coughing",
+    "tremor" -> "tremoring", "wheezing" -> "wheezes", "hiccup" -> "hiccuping"."""
+    out: dict[str, str] = {}
+    for c in symptoms:
+        if " " in c or not c.isalpha() or len(c) < 4:
+            continue
+        if c.endswith("ing"):
+            out[c[:-3] + "es"] = c  # wheezing -> wheezes
+        elif not c.endswith(("ed", "s", "y", "ion", "ity", "ism", "sis", "tis", "ia", "ae", "oma", "al", "ic", "ous")):
+            out[c[:-1] + "ing" if c.endswith("e") and not c.endswith("ee") else c + "ing"] = c
+    return out
+
+
+# Verb forms that are ordinary words ("blood pressure rises", "scoring system")
+NOT_INFLECTION = {"rises", "scoring", "chilling", "weaking", "slowes", "paining"}
 
 
 # Participles that name an action or an event, not a finding ("was caused by", "was transfused").

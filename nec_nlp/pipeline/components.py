@@ -60,7 +60,7 @@ LINK_STOP = {",", ".", ";", ":", "and", "or", "but", "which", "who", "that", "he
 RELATION_HEADS = {  # "<head> <next>" introduces a cause phrase; None: any cause/drug/condition may follow
     "due": {"to"}, "secondary": {"to"}, "caused": {"by"}, "induced": {"by"}, "related": {"to"},
     "attributed": {"to"}, "because": {"of"}, "result": {"of"}, "resulting": {"from"}, "from": None, "after": None,
-    "following": None, "since": None,
+    "following": None,
 }
 SYMPTOM_WORDS = {"symptoms", "symptom", "sick", "problem", "problems", "complaints", "condition", "ill"}
 CAUSE_CONNECTIVES = {"due": {"to"}, "secondary": {"to"}, "caused": {"by"}, "because": {"of"}, "result": {"of"},
