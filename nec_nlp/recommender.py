@@ -1679,6 +1679,10 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
         if c.extra.get("needs_head") and not has_head:
             continue  # a title that does not name the condition is no candidate for it
         total = c.score + fit
+        if c.source == "neoplasms":
+            # the Table of Neoplasms is the authority once a documented site is found in it; its titles say
+            # "secondary malignant neoplasm of skin" for an earlobe, which words alone would not choose
+            total += 1.0
         if c.source != "drugs" and _verbatim(cs, obj, doc):
             # the tabular lists exactly what was documented as the code's title or inclusion term
             # ("Folliculitis of buttock" under L02.32, "Brugada syndrome" under I49.8): the coder's check
