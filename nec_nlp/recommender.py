@@ -159,7 +159,13 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "colonic": ("colon",), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
     "cerebral": ("brain",), "cervical": ("cervix",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",),
-    "dermal": ("skin",),
+    "dermal": ("skin",), "pancreatic": ("pancreas",), "rectal": ("rectum",), "esophageal": ("esophagus",),
+    "duodenal": ("duodenum",), "laryngeal": ("larynx",), "pharyngeal": ("pharynx",), "tracheal": ("trachea",),
+    "bronchial": ("bronchus",), "splenic": ("spleen",), "prostatic": ("prostate",), "mammary": ("breast",),
+    "vaginal": ("vagina",), "vulvar": ("vulva",), "penile": ("penis",), "scrotal": ("scrotum",),
+    "cerebellar": ("cerebellum",), "nasal": ("nose",), "oral": ("mouth",), "lingual": ("tongue",),
+    "labial": ("lip",), "gingival": ("gum", "gingiva"), "urethral": ("urethra",), "ureteral": ("ureter",),
+    "biliary": ("bile", "duct"), "appendiceal": ("appendix",), "anal": ("anus",), "thymic": ("thymus",),
     "vesical": ("bladder",), "uterine": ("uterus",), "ovarian": ("ovary",), "testicular": ("testis",),
     "lid": ("eyelid",), "digit": ("finger", "toe"), "hallux": ("toe", "foot"),
     # the tabular's own synonyms for intractable (G40/G43 note: "pharmacoresistant, treatment resistant,
@@ -855,6 +861,8 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
     if best is None:
         best = _heading_default(cs, hit, doc, used, heading=not _hit_code(_follow_see(cs, hit, 3)))
     if best is None:
+        best = _site_bridge(cs, hit, doc, used)
+    if best is None:
         return hit, used, alternates
     _, sub, matched = best
     used = used | matched
@@ -868,6 +876,23 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         # the deeper entry is a heading without a code ("streptococcal NEC > group"): stay where a code is
         return (target if target is not None else sub), used, alternates + alt2
     return end, used2, alternates + alt2
+
+
+def _site_bridge(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, Any, set[str]] | None:
+    """A documented site left over, no subterm for it, but a subterm that is itself a body site lists it
+    ("Melanoma > skin > arm" for a melanoma of the arm: a melanoma is of the skin unless said otherwise)."""
+    if not any(axis == "site" and any(w not in used for w in ws) for axis, ws in doc.phrases):
+        return None
+    best: tuple[float, Any, set[str]] | None = None
+    for sub, conn in _flat_subterms(cs, hit.path):
+        if conn is not None or len(sub.path) != len(hit.path) + 1 or not _is_site(cs, _last(sub)):
+            continue
+        for child, c2 in _flat_subterms(cs, sub.path):
+            score, matched = _coverage(_last(child), doc, used, c2)
+            if score > 0 and any(w in matched for axis, ws in doc.phrases if axis == "site" for w in ws):
+                if best is None or 0.5 * score > best[0]:
+                    best = (0.5 * score, sub, set())
+    return best
 
 
 def _heading_documented(term: str, doc: _Doc, used: set[str]) -> bool:
