@@ -873,7 +873,7 @@ class DetailLinker:
         for c in cands:
             if c.label_ == "CAUSE" and c.end - c.start >= 2 and lw[c.end - 1] in EXTERNAL_EVENT_HEADS:
                 self._free.append((c.start, c.end))
-        for i, w in enumerate(lw):  # "she fell", "who fell at home"; not "we fell into an abscess cavity"
+        for i, w in enumerate(lw) if "fell" in lw else ():  # "she fell"; not "we fell into an abscess cavity"
             if w == "fell" and i > 0 and lw[i - 1] in FALL_SUBJECTS \
                     and not (i + 1 < n and lw[i + 1] in {"asleep", "apart", "off", "out", "through", "in", "into"}):
                 self._free.append((i, i + 1))
@@ -890,7 +890,8 @@ class DetailLinker:
         for ent in ents:
             by_sent.setdefault(int(sid[ent.start]), []).append(ent)
         lw = self._lw
-        procedural = {int(sid[i]) for i, x in enumerate(lw) if x in PROCEDURE_VERBS}
+        procedural = ({int(sid[i]) for i, x in enumerate(lw) if x in PROCEDURE_VERBS}
+                      if not PROCEDURE_VERBS.isdisjoint(lw) else set())
         for c in cands:
             w = window.get(c.label_)
             if w is None or any(i in used for i in range(c.start, c.end)):
