@@ -124,7 +124,7 @@ NOT_A_SITE_BEFORE = {"x", "x-ray", "xray", "x-rays", "radiograph", "radiographs"
                      "replacement", "repair", "removal", "surgery", "injection", "block", "reconstruction",
                      "fusion", "transplant", "procedure", "approach", "dressing", "brace", "splint",
                      # a measurement or exam sign ("heart rate", "sinus rhythm", "heart sounds", "marrow signal")
-                     "rate", "rates", "rhythm", "sounds", "tones", "signal",
+                     "rate", "rates", "rhythm", "sounds", "tones", "signal", "raise", "raising", "rising",
                      # a device or its placement ("chest tube placement", "coronary artery bypass", "epicardial
                      # pacing wires", "central line")
                      "placement", "bypass", "pacing", "catheter", "catheters", "catheterization", "drain", "drains",
