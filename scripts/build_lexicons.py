@@ -4,9 +4,11 @@ Sources (all read directly, nothing hand-typed but small stop lists and the abbr
 
 * CONDITION: main terms of the ICD-10-CM Alphabetic Index (``ICD10CM_2025_Index.csv``) and their multiword clinical
   forms ("heart failure", "coronary artery disease", "diabetes mellitus"), a form being kept only when the tabular
-  list (titles and inclusion terms) uses it as a term of its own.
+  list (titles and inclusion terms) uses it as a term of its own; site + condition names that several tabular texts
+  write as one unit ("intracranial hemorrhage"); ICD-attested participles of condition nouns ("retracted",
+  predicative only) and verb forms of chapter-R signs ("coughing", "wheezes").
 * SITE: anatomical site terms of the Table of Neoplasms plus index main terms that say "see condition" and name a
-  body part.
+  body part, without index fragments that are no anatomy ("with foreign body", "ankle laceration").
 * TYPE: index main terms that say "see condition" and are no body part (acute, benign, atypical ...) plus the
   index subterms that qualify many different main terms (chronic, recurrent, severe ...).
 * CAUSE: organisms named in tabular titles ("... due to Streptococcus pneumoniae", "... as the cause of diseases
@@ -597,7 +599,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
     _, substance_names = drug_table_substances(drug_path)
     for t in list(conditions):
-        if (t in neo or (t.endswith("s") and t[:-1] in neo) or t in substance_names or t in sites or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
+        if (t in neo or (t.endswith("s") and t[:-1] in neo) or t in substance_names or t in sites
+                or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
             del conditions[t]
     orgs = organisms(titles)
@@ -665,8 +668,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                    and p not in neo}
     rows = [{"label": "CONDITION", "term": t, "source": s} for t, s in conditions.items()]
     rows += [{"label": "CONDITION", "term": p, "source": PREDICATIVE_SOURCE} for p in predicative]
-    parts = {p for p in parts if p not in predicative and p not in conditions and p not in CAUSE_WORDS and p not in sites
-             and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE and p not in neo}
+    parts = {p for p in parts if p not in predicative and p not in conditions and p not in CAUSE_WORDS
+             and p not in sites and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
+             and p not in neo}
     rows += [{"label": "CONDITION", "term": p, "source": PARTICIPLE_SOURCE} for p in parts]
     write("conditions.jsonl", rows)
     write("sites.jsonl", [{"label": "SITE", "term": t, "source": "ICD-10-CM neoplasm table / index"}
