@@ -241,6 +241,10 @@ class _Doc:
         return any(a == axis and ws for a, ws in self.phrases)
 
 
+_UNSTATED = frozenset({"identified", "specified", "known", "found", "documented", "stated", "determined",
+                       "isolated"})
+
+
 def _documented(mention: Mention) -> _Doc:
     d = mention.details
     phrases: list[tuple[str, list[str]]] = []
@@ -285,7 +289,11 @@ def _documented(mention: Mention) -> _Doc:
     # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
     known = {w for _, ws in phrases for w in ws} | set(head)
     raw = _WORD.findall(_sentence_without(mention))
-    near_negation = {i + k for i, w in enumerate(raw) if w in _NEGATORS | {"negative", "denies"} for k in (-1, 1, 2, 3)}
+    # "without psychotic features", "no coma": the words after; "HIV negative": the word before
+    # ("organism not identified": the words before "not <identified/specified/...>")
+    near_negation = {i + k for i, w in enumerate(raw) if w in _NEGATORS | {"negative", "denies"}
+                     for k in ((-1,) if w == "negative" else (-2, -1, 1) if i + 1 < len(raw)
+                               and raw[i + 1] in _UNSTATED else (1, 2, 3))}
     context = [_stem(w) for i, w in enumerate(raw)
                if i not in near_negation and _stem(w) not in _STOP and _stem(w) not in known]
     negated_context = [_stem(w) for i, w in enumerate(raw)
@@ -734,7 +742,18 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
     if not head:
         return []
     out: list[_Cand] = []
-    for axis, ws in doc.phrases[:4]:
+    phrases = list(doc.phrases[:4])
+    sent = (mention.sentence or "").lower()
+    at = sent.find(mention.text.lower())
+    if at >= 0:
+        # "acute cholecystitis with cholelithiasis": the condition named after "with" may be the main term
+        # whose "with" subterm names this one (Cholelithiasis > with > cholecystitis)
+        m = re.match(r"\s*(?:,\s*)?with\s+([a-z\s-]+)", sent[at + len(mention.text):])
+        if m:
+            ws = [w for w in _content(m.group(1)) if w not in doc.head][:3]
+            if ws:
+                phrases.append(("cause", ws[-1:]))
+    for axis, ws in phrases:
         if axis not in ("cause", "type") or not ws:
             continue
         try:
@@ -756,7 +775,8 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
             end, used, _alts = _walk(cs, start, combo, set(ws))
             code = _hit_code(_follow_see(cs, end, 3))
             if code and any(_word_match(head, w) for p in end.path for w in _content(p)):
-                out.append(_Cand(code, 1.5, tuple(end.path), "index", tuple(sorted(used - set(ws))),
+                # guideline I.B.9: one combination code when the classification has one for both conditions
+                out.append(_Cand(code, 2.2, tuple(end.path), "index", tuple(sorted(used - set(ws))),
                                  note="combination code indexed under the documented cause"))
             break
     return out
