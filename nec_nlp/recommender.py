@@ -592,14 +592,21 @@ def _follow_see(cs: Any, hit: Any, depth: int) -> Any:
     """Follow a ``see`` reference (no code of its own) to the index entry it names, if it is one."""
     seen = 0
     see = getattr(hit, "see", None) if hit is not None else None
-    if see and not getattr(hit, "code", None) and hit.path:
+    scoped = hit
+    for _ in range(depth):
+        see = getattr(scoped, "see", None) if scoped is not None else None
+        if not (see and not getattr(scoped, "code", None) and scoped.path):
+            break
         # "Fracture, traumatic > malleolus: see Fracture, ankle" means the ankle entry of the same main term
+        # (and "hip: see Fracture, femur, neck", itself "see Fracture, femur, upper end, neck")
         parts = _see_path(see)
-        main = hit.path[0]
-        if len(parts) > 1 and main.lower().startswith(parts[0].lower() + ",") and main.lower() != parts[0].lower():
-            scoped = _lookup(cs, [main, *parts[1:]])
-            if scoped is not None and _hit_code(scoped):
-                return scoped
+        main = scoped.path[0]
+        if not (len(parts) > 1 and main.lower().startswith(parts[0].lower() + ",")
+                and main.lower() != parts[0].lower()):
+            break
+        scoped = _lookup(cs, [main, *parts[1:]]) or _resolve_within(cs, _lookup(cs, [main]), parts[1:])
+        if scoped is not None and (_hit_code(scoped) or _subterms(cs, scoped.path)):
+            return scoped  # a heading of the same main term ("femur, femoral > neck"): walked on
     # an entry printed without a code sends to its "see" entry, whose subterms the walk may continue in
     # (the index may already have resolved a default code for it)
     while hit is not None and not getattr(hit, "code", None) and getattr(hit, "see", None) and seen < depth:
@@ -630,13 +637,21 @@ def _resolve_reference(cs: Any, see: str) -> Any:
         if hit is not None:
             rest = parts[n:]
             break
-    while hit is not None and rest:
-        want = rest.pop(0).lower()
-        hit = next((sub for sub in _subterms(cs, hit.path)
-                    if want in {v.strip().lower() for v in [_last(sub), *_last(sub).split(",")]}), None)
+    hit = _resolve_within(cs, hit, rest) if hit is not None else None
     if len(_RESOLVED) > 4096:
         _RESOLVED.clear()
     _RESOLVED[key] = hit
+    return hit
+
+
+def _resolve_within(cs: Any, hit: Any, rest: Sequence[str]) -> Any:
+    """Descend from ``hit`` through ``rest``, each part naming a subterm or one of its comma variants
+    ("femur" is "femur, femoral")."""
+    rest = list(rest)
+    while hit is not None and rest:
+        want = rest.pop(0).strip().lower()
+        hit = next((sub for sub in _subterms(cs, hit.path)
+                    if want in {v.strip().lower() for v in [_last(sub), *_last(sub).split(",")]}), None)
     return hit
 
 
