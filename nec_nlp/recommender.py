@@ -855,6 +855,32 @@ def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
     return named or (best_range[1] if best_range else None)
 
 
+def _sibling_for_leftover(cs: Any, main: Any, doc: _Doc, used: set[str], base: set[str]
+                          ) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """A subterm of the main term (top level) taken by the type/cause words the walk left over."""
+    leftover = {w for i, (axis, ws) in enumerate(doc.phrases) if axis in ("type", "cause") and i not in doc.negative
+                for w in ws if w not in used} - {_stem(w) for w in _DESCRIPTOR_WORDS}
+    if not leftover or not main.path:
+        return None
+    root = _lookup(cs, list(main.path[:1])) or main
+    best: tuple[float, Any, set[str]] | None = None
+    for sub, conn in _flat_subterms(cs, root.path):
+        if conn is not None or len(sub.path) != 2:
+            continue
+        score, matched = _coverage(_last(sub), doc, used, conn)
+        if score > 0 and matched and matched <= leftover and (best is None or score > best[0]):
+            best = (score, sub, matched)
+    if best is None:
+        return None
+    # from the sibling on, only the main term's own words count as taken ("Migraine > intractable" had taken
+    # "intractable", which "Migraine > with aura > intractable" needs again)
+    root_words = [w for a in _alternatives(root.path[0]) for w in a]
+    base = {w for w in base if any(_word_match(w, r) for r in root_words)}
+    end, used2, _alts = _walk(cs, _next_entry(cs, best[1]), doc, base | best[2])
+    code = _hit_code(_follow_see(cs, end, 3)) or _hit_code(_next_entry(cs, best[1]))
+    return (code, tuple(end.path), tuple(sorted(best[2]))) if code else None
+
+
 def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str]]]:
     """Each main entry, then the shorter paths above it ("Hemorrhoids > internal", then "Hemorrhoids"), so a
     walk can also take a sibling branch the documentation supports better ("second degree")."""
@@ -966,6 +992,19 @@ def _heading_default(cs: Any, hit: Any, doc: _Doc, used: set[str], heading: bool
         total = 0.01 + follow + (0.5 if _hit_code(nxt) else 0.0)
         if best is None or total > best[0]:
             best = (total, sub, set())
+    if best is None and heading:
+        # nothing restates the documentation under a heading without a code ("Colitis, Clostridium difficile"):
+        # its default branch, "not specified as recurrent" / "without ..." / "... NOS", when what it denies was
+        # not documented
+        said = doc.detail_words | set(doc.head) | used
+        for sub, conn in _flat_subterms(cs, hit.path):
+            term = _last(sub)
+            words = [w for w in _content(term) if w not in _NEGATORS]
+            negative = _polarity(term, conn) is False or "nos" in _WORD.findall(term.lower())
+            if not negative or not _hit_code(_follow_see(cs, sub, 3)) or (
+                    _polarity(term, conn) is False and any(w in said for w in words)):
+                continue
+            return (0.01, sub, set())
     return best
 
 
@@ -1603,7 +1642,14 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (
                 not (used1 - used0) and len(path) == 1 and len(used0) <= 1)
             end_obj = cs.get(end_code.rstrip("-")) if end_code else None
-            if end_obj is not None and (specificity.verdict == "specific" or doc.other_specified) \
+            own = (_sibling_for_leftover(cs, main, doc, used1, used0) if end_obj is not None
+                   and end_obj.kind == "nos" and "unspecified" in end_obj.title.lower() else None)
+            if own is not None:
+                # never NEC where an exact code exists: the leftover detail has a subterm of its own under the
+                # main term ("Pain > pleuritic" R07.81 for pleuritic chest pain, not "Pain > chest" + NEC)
+                cands.append(_Cand(own[0], 2.1 - 0.3 * rank, own[1], "index", own[2],
+                                   note="the documented detail has its own index entry"))
+            elif end_obj is not None and (specificity.verdict == "specific" or doc.other_specified) \
                     and end_obj.kind == "nos" and "unspecified" in end_obj.title.lower():
                 nec = _nec_subterm(cs, end, doc, used1)
                 if nec is not None and _hit_code(nec):
