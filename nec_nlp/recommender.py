@@ -241,6 +241,16 @@ class _Doc:
         return any(a == axis and ws for a, ws in self.phrases)
 
 
+def _negated_in_sentence(sentence: str, phrase: str) -> bool:
+    """The phrase follows "not"/"no"/"without" within three words of its clause ("not intractable", "without
+    damage to nail")."""
+    at = sentence.find(phrase)
+    if at <= 0:
+        return False
+    clause = re.split(r"[,.;:()]", sentence[:at])[-1]
+    return bool(set(_WORD.findall(clause)[-3:]) & _NEGATORS)
+
+
 _UNSTATED = frozenset({"identified", "specified", "known", "found", "documented", "stated", "determined",
                        "isolated"})
 
@@ -250,11 +260,12 @@ def _documented(mention: Mention) -> _Doc:
     phrases: list[tuple[str, list[str]]] = []
     originals: list[str] = []
     negative: set[int] = set()
+    sent_low = (mention.sentence or "").lower()
     for axis, values in (("site", d.site), ("type", d.type), ("cause", d.cause), ("drug", d.drug)):
         for v in values:
             ws = _content(v)
             if ws:
-                if set(_WORD.findall(v.lower())) & _NEGATORS:
+                if set(_WORD.findall(v.lower())) & _NEGATORS or _negated_in_sentence(sent_low, v.lower()):
                     negative.add(len(phrases))
                 phrases.append((axis, ws))
                 originals.append(v)
@@ -415,7 +426,7 @@ def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None
         # documented in full is weaker evidence for it
         first = re.sub(r"\([^)]*\)", "", term).split(",")[0]
         words = _content(first)
-        if words:
+        if len(words) >= 2:  # one word before the comma is too little ("benign, intracranial" for "benign")
             got = _coverage_words(words, first, doc, used, connector)
             if got[0] > 0:
                 best = (0.7 * got[0], got[1])
