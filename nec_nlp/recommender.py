@@ -802,7 +802,7 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
             code = _hit_code(_follow_see(cs, end, 3))
             if code and any(_word_match(head, w) for p in end.path for w in _content(p)):
                 # guideline I.B.9: one combination code when the classification has one for both conditions
-                out.append(_Cand(code, 2.2, tuple(end.path), "index", tuple(sorted(used - set(ws))),
+                out.append(_Cand(code, 3.2, tuple(end.path), "index", tuple(sorted(used - set(ws))),
                                  note="combination code indexed under the documented cause"))
             break
     return out
