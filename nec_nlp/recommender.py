@@ -171,6 +171,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     # the tabular's own synonyms for intractable (G40/G43 note: "pharmacoresistant, treatment resistant,
     # refractory (medically), poorly controlled")
     "refractory": ("intractable",), "pharmacoresistant": ("intractable",),
+    "sacrum": ("sacral",), "sacral": ("sacrum",), "coccyx": ("coccygeal",), "coccygeal": ("coccyx",),
     "norovirus": ("norwalk", "viral"), "neonatal": ("newborn",), "neonate": ("newborn",),
     "zoster": ("herpes",), "shingles": ("herpes", "zoster"), "gonococcal": ("gonorrheal", "gonococcus"),
     # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
