@@ -483,12 +483,14 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     sites: set[str] = set()
     type_counter: Counter[str] = Counter()
     see_refs: list[tuple[list[str], str]] = []
+    main_terms: set[str] = set()  # multiword main terms (Level 0): lexicalised names, their body words no SITE
     for main, children in blocks:
         title = main["Term"]
         see_condition = main["See"].strip().lower() == "condition" or main["SeeAlso"].strip().lower() == "condition"
         vs = variants(title)
         if not vs:
             continue
+        main_terms.update(v for v in vs if " " in v)
         if see_condition:
             for v in vs:
                 if v in neo:
@@ -666,7 +668,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     predicative = {p for p in predicative if p not in conditions and p not in CAUSE_WORDS and p not in sites
                    and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
                    and p not in neo}
-    rows = [{"label": "CONDITION", "term": t, "source": s} for t, s in conditions.items()]
+    rows = [{"label": "CONDITION", "term": t, "source": s, **({"main_term": True} if t in main_terms else {})}
+            for t, s in conditions.items()]
     rows += [{"label": "CONDITION", "term": p, "source": PREDICATIVE_SOURCE} for p in predicative]
     parts = {p for p in parts if p not in predicative and p not in conditions and p not in CAUSE_WORDS
              and p not in sites and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE

@@ -508,6 +508,7 @@ class LexiconMatcher:
         self._table: Optional[Dict[Tuple[str, ...], str]] = None
         self._predicative: set = set()
         self._participles: set = set()
+        self._main_terms: set = set()
         self._lengths: Dict[str, List[int]] = {}
         self._abbr: Optional[PhraseMatcher] = None
         self._matcher: Optional[Matcher] = None
@@ -531,6 +532,7 @@ class LexiconMatcher:
         lengths: Dict[str, set] = {}
         predicative: set = set()
         participles: set = set()
+        main_terms: set = set()
         for t in self.terms:
             forms = [t.term]
             if self.plurals and t.label in ("CONDITION", "SITE"):
@@ -560,7 +562,10 @@ class LexiconMatcher:
                 if toks and toks not in table:  # first label wins for a duplicated term
                     table[toks] = label
                     lengths.setdefault(toks[0], set()).add(len(toks))
+                if t.main_term and label == "CONDITION":
+                    main_terms.add(toks)
         self._table = table
+        self._main_terms = main_terms
         self._predicative = predicative
         self._participles = participles
         self._lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
@@ -662,8 +667,40 @@ class LexiconMatcher:
         for (s, e), a in abbr_hits.items():
             if a.qualifier:
                 links[f"{s}:{e}"] = {"abbr_qualifier": a.qualifier}
+        self._inner_sites(conditions, found, lowers, links)
         doc._.nec_links = links
         return doc
+
+    def _inner_sites(self, conditions: List[Span], found: List[Tuple[int, int, str]], lowers: List[str],
+                     links: Dict[str, Any]) -> None:
+        """Body words inside a multiword CONDITION are its SITE ("chest pain": SITE "chest"; "fibroid uterus": SITE
+        "uterus") unless the whole name is a main term of the ICD-10-CM Index ("carpal tunnel syndrome"), as the
+        gold guideline's revision 2 (test T1) has it: the Index reaches the code through the site subterm."""
+        if not conditions:
+            return
+        sites = sorted(((s, e) for s, e, label in found if label == "SITE"), key=lambda f: (f[0] - f[1], f[0]))
+        if not sites:
+            return
+        for ent in conditions:
+            if ent.end - ent.start < 2 or tuple(lowers[ent.start:ent.end]) in self._main_terms:
+                continue
+            taken = bytearray(ent.end - ent.start)
+            inner: List[Tuple[int, int]] = []
+            for s, e in sites:  # longest first, no overlaps, never the whole condition
+                if ent.start <= s and e <= ent.end and (s, e) != (ent.start, ent.end) and \
+                        not any(taken[s - ent.start:e - ent.start]):
+                    taken[s - ent.start:e - ent.start] = b"\x01" * (e - s)
+                    inner.append((s, e))
+            if not inner:
+                continue
+            inner.sort()
+            merged = [list(inner[0])]
+            for s, e in inner[1:]:  # adjacent body words are one SITE ("low back", "eustachian tube")
+                if s == merged[-1][1]:
+                    merged[-1][1] = e
+                else:
+                    merged.append([s, e])
+            links.setdefault(f"{ent.start}:{ent.end}", {})["inner_site"] = [(s, e) for s, e in merged]
 
     def _findings(self, doc: Doc, lowers: List[str]) -> List[Tuple[int, int, str]]:
         """ "increased intracranial pressure", "decreased breath sounds": an abnormal finding is a CONDITION;
@@ -753,6 +790,7 @@ class DetailLinker:
             link: Dict[str, Any] = {"site": [], "type": [], "cause": [], "drug": [], "laterality": None,
                                     "encounter": None}
             prior = links.get(_key(ent), {})
+            link["site"].extend(tuple(x) for x in prior.get("inner_site", ()))
             if prior.get("abbr_qualifier"):
                 q = prior["abbr_qualifier"]
                 if q in LATERALITY:

@@ -62,6 +62,9 @@ class LexiconTerm(_Record):
     source: str = ""
     canonical: str | None = None
     classes: list[str] = field(default_factory=list)
+    #: a multiword CONDITION that is itself a main term of the ICD-10-CM Index ("carpal tunnel syndrome"): a
+    #: lexicalised name whose body words are no SITE of their own (gold guideline, revision 2, test T1)
+    main_term: bool | None = None
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
