@@ -106,6 +106,8 @@ _AXES: tuple[tuple[str, frozenset[str]], ...] = (
                                 "intractable", "obstruction", "perforation"})),
     ("episode", frozenset({"episode", "recurrent", "single"})),
 )
+_ASSERTED_AXIS_WORDS = frozenset(w for axis, words in _AXES
+                                  if axis in ("acuity", "organism", "severity", "complication") for w in words)
 _ENCOUNTER_TEXT = {"initial": "initial encounter", "subsequent": "subsequent encounter", "sequela": "sequela"}
 
 
@@ -1806,6 +1808,12 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
             # ("Folliculitis of buttock" under L02.32, "Brugada syndrome" under I49.8): the coder's check
             total += 1.0
             c = replace(c, note=c.note or "the tabular lists the documented wording under this code")
+        if indexed and c.extra.get("needs_head") and obj is not None:
+            # a title found by words alone that asserts an acuity, organism, severity or complication nobody
+            # documented ("Subacute osteomyelitis, right tibia and fibula" for osteomyelitis of the tibia)
+            said = frozenset(set(doc.head) | doc.detail_words)
+            total -= 1.0 * sum(1 for t in _title_content(obj.title) if t in _ASSERTED_AXIS_WORDS
+                               and not _matches_any(t, said))
         if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":
             # an "Other ..." code found only by its title words is no NEC decision: the index has the say
             # (its own NEC entries and the 'Other' sibling of its unspecified code come as index candidates)
