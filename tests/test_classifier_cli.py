@@ -20,6 +20,9 @@ def test_classifier_cli_train_then_evaluate(specificity_corpus, project_root, tm
     assert {p.name for p in out.iterdir()} >= {"model.joblib", "model_card.json", "MODEL_CARD.md"}
     card = json.loads((out / "model_card.json").read_text())
     assert card["version"] == "specificity-cli" and card["corpus"]["n_train"] == 300
+    # stacked on the recommender, the dev statements go to the stacked model, never into the text model's data
+    st = card["corpus"]["statements"]
+    assert st["n_train"] >= 150 and st["used_in"] == ("stacked model" if card["uses_recommender"] else "text model")
     assert {"dev", "test"} <= set(card["metrics"])
     assert "statements_test" in result.output or "test" in result.output
 
