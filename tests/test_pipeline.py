@@ -135,6 +135,7 @@ def test_pipeline_sentence_splitting(nlp, text, n):
     ("History of CHF.", "CHF"), ("AFib noted.", "AFib"), ("T2DM, uncontrolled.", "T2DM"), ("COPD.", "COPD"),
     ("UTI.", "UTI"), ("coronary artery disease", "coronary artery disease"),
     ("urinary tract infection", "urinary tract infection"), ("shortness of breath", "shortness of breath"),
+    ("Admitted in DKA.", "DKA"), ("History of PTSD.", "PTSD"), ("Inferior STEMI.", "STEMI"), ("SLE flare.", "SLE"),
 ])
 def test_pipeline_abbreviations_and_lexicalised_terms(nlp, text, cond):
     mention(doc_mentions(nlp(text)), cond)

@@ -46,6 +46,13 @@ def test_condition_abbreviation_is_read_in_full(cs):
     assert sm.mention.text == "DVT" and "read as" in sm.rationale
 
 
+@pytest.mark.parametrize("abbr,sentence,prefix", [
+    ("NSTEMI", "NSTEMI.", "I21.4"), ("HIT", "HIT.", "D75.82"), ("PAD", "PAD.", "I73.9"),
+])
+def test_more_condition_abbreviations_are_read_in_full(cs, abbr, sentence, prefix):
+    assert top(recommend(mention(abbr, sentence), SPECIFIC, cs)).startswith(prefix)
+
+
 def test_skin_morphology_from_the_table_of_neoplasms(cs):
     m = mention("carcinoma", "Basal cell carcinoma of the left temple.", site=["temple"], type=["basal cell"],
                 laterality="left")
