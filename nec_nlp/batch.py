@@ -739,9 +739,11 @@ def score_notes(
         cache_size: results of repeated identical texts kept per worker (0 = no cache); the scorer is
             deterministic, so the output is the same either way.
         mp_context: multiprocessing start method.
-        recycle_after: a worker process is replaced by a fresh one after scoring about this many notes (0 = never),
-            so its caches and allocator cannot creep up over a long run; each restart reloads the model (~7 s).
-            Needs Python 3.11 (ignored on 3.10) and ``workers > 1``.
+        recycle_after: the worker processes are replaced by fresh ones after scoring about this many notes each
+            (0 = never), so their caches and allocator cannot creep up over a long run. The whole pool is replaced
+            at once, after the chunks in flight are done and the old processes have exited, so an old and a new
+            scorer never hold memory together; each replacement reloads the model (~7 s of idle workers). Only with
+            ``workers > 1``.
 
     Yields:
         Output objects (see :func:`output_record`).
@@ -758,15 +760,25 @@ def score_notes(
             yield from _merge(chunk, _score_texts(scorer, texts, cache=cache), id_col)  # type: ignore[arg-type]
         return
     ctx = multiprocessing.get_context(mp_context)
-    recycle: dict[str, Any] = {}
-    if recycle_after > 0 and sys.version_info >= (3, 11):
-        recycle["max_tasks_per_child"] = max(1, -(-recycle_after // chunk_size))
-    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(factory, kwargs, cache_size), **recycle)
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(factory, kwargs, cache_size))
+
+    pool = new_pool()
+    generation_notes = 0  # notes sent to the current pool
     try:
         pending: deque[tuple[list[NoteRecord], Future[Any] | None]] = deque()
         for chunk in chunks:
             texts = [r.text for r in chunk if r.error is None]
+            if texts and recycle_after > 0 and generation_notes >= recycle_after * n_workers:
+                while pending:  # finish what is in flight, then replace the processes
+                    done_chunk, res = pending.popleft()
+                    yield from _merge(done_chunk, _get(res), id_col)
+                pool.shutdown(wait=True)
+                pool = new_pool()
+                generation_notes = 0
+            generation_notes += len(texts)
             try:
                 fut = pool.submit(_score_in_worker, texts) if texts else None
             except BrokenProcessPool:
