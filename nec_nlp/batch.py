@@ -23,7 +23,6 @@ import logging
 import math
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor

@@ -60,9 +60,8 @@ g_dv = [r.get("category") or r["id"] for r in dev]
 folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(st)), y_st))
 
 
-def stack_predict(text_model, fit_frame, fit_y, groups, pred_frame, thr_frame=None, thr_y=None):
+def stack_predict(text_model, fit_frame, fit_y, groups, pred_frame):
     meta = C.build_stack(text_model, 0, groups).fit(fit_frame, fit_y)
-    m = C.SpecificityModel(meta, uses_code_set=True, uses_recommender=True)
     p_thr = meta.predict_proba(d["f_dev"])[:, list(meta.classes_).index("specific")]
     thr = C._best_threshold((y_dv == "specific").astype(int), p_thr)
     p = meta.predict_proba(pred_frame)[:, list(meta.classes_).index("specific")]

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nec_nlp.icd10cm.tabular import normalize_code
-from nec_nlp.icd10cm.tabular_xml import extend_code
 
 if TYPE_CHECKING:  # pragma: no cover
     from nec_nlp.icd10cm.tabular import CodeSet

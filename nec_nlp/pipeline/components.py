@@ -20,7 +20,7 @@ import bisect
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.attrs import SENT_START, SPACY
