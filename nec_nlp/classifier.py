@@ -451,7 +451,7 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
           sample: int | None = None, nlp: Any = None, dev: "str | Path | Iterable[dict[str, Any]] | None" = None,
           hide_fraction: float = 0.5, statements: "str | Path | Iterable[dict[str, Any]] | None" = None,
           statements_weight: float = 10.0, C: float = 4.0, recommender: bool = True,
-          text_weight: float = TEXT_WEIGHT, processes: int = 2) -> SpecificityModel:
+          text_weight: float = TEXT_WEIGHT, processes: int = 2, statements_in: str = "stack") -> SpecificityModel:
     """Train a specificity model.
 
     Args:
@@ -475,6 +475,8 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
         recommender: Stack on the code recommender: its verdict for each mention becomes features
             (:data:`nec_nlp.features.RECOMMENDER_COLUMNS`; only with a code set).
         text_weight: Weight of the TF-IDF blocks (:data:`TEXT_WEIGHT`).
+        statements_in: ``"stack"``: the statements join the stacked model's data when there is one; ``"text"``:
+            they always join the text model's training data.
         processes: Worker processes for the recommender features of the training mentions (same result for any).
         hide_fraction: Share of training records whose own code's titles and index entries are hidden from the
             candidate features, so the model also learns from phrases no code-set entry spells out (as in notes).
@@ -505,8 +507,10 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
     # stacking on the recommender needs a code set and held-out dev records (the meta-model is fitted there)
     recommender = bool(recommender and code_set is not None and dev_records
                        and len({r["label"] for r in dev_records}) == 2)
-    stacked_statements = statement_records if recommender else []
-    records = records + ([] if recommender else statement_records)
+    if statements_in not in ("stack", "text"):
+        raise InputError("statements_in must be 'stack' or 'text'.")
+    stacked_statements = statement_records if recommender and statements_in == "stack" else []
+    records = records + ([] if stacked_statements else statement_records)
     mentions, fallback = record_mentions(records, nlp)
     hide = _hidden_codes(records, hide_fraction, seed) if code_set is not None else None
     frame = features_frame(mentions, code_set, hide)
