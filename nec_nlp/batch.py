@@ -1032,8 +1032,8 @@ def score_file(
         cache_size: results of repeated identical note texts kept per worker (0 = off); same output either way.
         on_chunk: called with the number of records written so far after every flushed chunk (tests use it
             to interrupt a run).
-        recycle_after: replace a worker process with a fresh one after about this many notes (0 = never); keeps
-            memory level over long runs (see :func:`score_notes`).
+        recycle_after: replace the worker processes with fresh ones after about this many notes each (0 = never);
+            keeps memory level over long runs (see :func:`score_notes`).
 
     Returns:
         The run summary.

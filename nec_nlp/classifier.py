@@ -531,10 +531,10 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
         if recommender:
             stack_frame, stack_labels = dev_frame, dev_labels
             stack_groups = [r.get("category") or r["id"] for r in dev_records]
+            times = max(1, int(round(statements_weight)))  # each statement's copies in the stacked model's data
             if stacked_statements:
                 st_mentions, _ = record_mentions(stacked_statements, nlp)
                 st_frame = features_frame(st_mentions, code_set, recommender=True, processes=processes)
-                times = max(1, int(round(statements_weight)))
                 rep = np.repeat(np.arange(len(stacked_statements)), times)
                 stack_frame = pd.concat([dev_frame, st_frame.iloc[rep]], ignore_index=True)
                 stack_labels = np.concatenate([dev_labels, np.array([r["label"] for r in stacked_statements])[rep]])
@@ -543,7 +543,7 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
             calibration = (f"stacked: logistic regression (C={STACK_C}) over the text model's logit and the "
                            f"recommender columns, isotonic, {STACK_FOLDS} folds grouped by category, fitted on the "
                            f"dev split" + (f" and the {len(stacked_statements)} dev statements (each repeated "
-                                           f"{max(1, int(round(statements_weight)))} times)"
+                                           f"{times} times)"
                                            if stacked_statements else ""))
         else:
             pipeline = CalibratedClassifierCV(FrozenEstimator(fitted), method="isotonic").fit(dev_frame, dev_labels)

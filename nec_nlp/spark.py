@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from nec_nlp.batch import _score_texts, default_factory, validate_fields
+from nec_nlp.batch import _score_texts, default_factory, error_message, validate_fields
 
 _SCORERS: dict[str, Any] = {}  # one scorer per executor Python process, per configuration
 
@@ -56,8 +56,6 @@ def _score_partition(batches: Iterator[Any], *, factory: Callable[..., Any], kwa
             result, err = results.get(k, (None, None))
             reason, message = rec.error, rec.message
             if err is not None:
-                from nec_nlp.batch import error_message
-
                 reason, message = "scoring_failed", error_message(0, rec.note_id, "scoring_failed", err)
             errors.append(reason)
             messages.append(message)
@@ -76,8 +74,6 @@ def _score_partition(batches: Iterator[Any], *, factory: Callable[..., Any], kwa
 def _check_duplicate(rec: Any, first: bool) -> Any:
     """A valid record (or an empty one: the local reader checks ids before emptiness) whose id was already seen."""
     from dataclasses import replace
-
-    from nec_nlp.batch import error_message
 
     if first or rec.note_id is None or rec.error not in (None, "empty_text"):
         return rec

@@ -59,8 +59,8 @@ def batch(
                                            help="Longer notes are reported, not scored.")] = 1_000_000,
     cache_size: Annotated[int, typer.Option("--cache-size", min=0, help="Results of repeated identical note texts "
                                             "kept per worker (0 = off; same output either way).")] = 256,
-    recycle_after: Annotated[int, typer.Option("--recycle-after", min=0, help="Replace a worker process after about "
-                                               "this many notes, so memory stays level (0 = never).")] = 1000,
+    recycle_after: Annotated[int, typer.Option("--recycle-after", min=0, help="Replace the worker processes after "
+                                               "about this many notes each, so memory stays level (0 = off).")] = 1000,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")] = False,
     code_set: Annotated[Optional[str], typer.Option("--code-set", help="ICD-10-CM release.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Model name or path.")] = None,
@@ -74,7 +74,8 @@ def batch(
     summary = score_file(
         input, output, fmt=format, out_fmt=out_format, id_col=id_col, text_col=text_col,
         keep=tuple(k.strip() for k in keep.split(",") if k.strip()), workers=workers, chunk_size=chunk_size,
-        max_chars=max_chars, resume=resume, cache_size=cache_size, recycle_after=recycle_after, code_set=code_set, model=model, progress=not quiet,
+        max_chars=max_chars, resume=resume, cache_size=cache_size, recycle_after=recycle_after, code_set=code_set,
+        model=model, progress=not quiet,
         scorer_factory=_factory(scorer_factory) if scorer_factory else None,
     )
     render_summary(summary)
