@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Index main terms that are ordinary words or encounter reasons rather than disorders (the Z-code filter below
 # removes most encounter terms; these are the common words it cannot see).
 CONDITION_STOP = {
-    "history", "status", "problem", "examination", "admission", "observation", "encounter", "care", "test",
+    "history", "status", "death", "problem", "examination", "admission", "observation", "encounter", "care", "test",
     "screening", "counseling", "follow-up", "presence", "absence", "use", "user", "exposure", "person", "left",
     "right", "change", "changes", "finding", "findings", "abnormal", "abnormality", "disease", "disorder",
     "syndrome", "condition", "lesion", "injury", "infection", "failure", "complication", "complications", "effect",
@@ -518,7 +518,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if main["See"] and not codes:  # pure cross-reference: resolved after the first pass
             see_refs.append((vs, main["See"]))
             continue
-        if z_share > 0.5:
+        if z_share > 0.5 and not (main["Code"] and main["Code"][0] not in "ZVWXY"):  # "History", not "COVID-19"
             continue
         # "Erythema, erythematous": the adjective names the finding when said of a body part ("is erythematous")
         for p in [clean(x) for x in title.split(",")[1:]]:
@@ -527,11 +527,15 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         for v in vs:
             if (v in CONDITION_STOP and v not in CONDITION_KEEP) or v in GENERIC_HEADS - CONDITION_KEEP:
                 pass
+            elif not main["Code"] and main["See"] and v not in CONDITION_KEEP:
+                # "Choledocholithiasis - see Calculus, bile duct" (with a coded subterm "typhoidal"): a synonym,
+                # resolved with the pure cross-references below
+                see_refs.append(([v], main["See"]))
             elif (not main["Code"] and v not in CONDITION_KEEP and not site_organised(children, neo)
                   and head_counts.get(v, 0) < 2):
                 head_nouns.add(v)  # a heading word ("Blood", "Weight", "Positive"): heads multiword forms only
-            elif len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
-                conditions.setdefault(v, "index main term")
+            elif len(v) > 2 and (not re.search(r"\d", v) or re.fullmatch(r"[a-z]+-\d+", v)) and len(v.split()) <= 4:
+                conditions.setdefault(v, "index main term")  # "covid-19" is a name, not a number
             # main term + nonessential modifier when the tabular uses it ("diabetes mellitus")
             for nem in re.findall(r"\(([^)]*)\)", main["NonEssModif"]):
                 for cand in (f"{v} {nem.lower()}", f"{nem.lower()} {v}"):
@@ -597,6 +601,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if words[0] in qualifiers and " ".join(words[1:]) in conditions:
             continue
         conditions[cand] = src
+
+    # "post-traumatic stress disorder" is written "posttraumatic stress disorder" as often
+    vocabulary = {w for t in [*texts, *(r["Term"].lower() for r in rows)] for w in re.findall(r"[a-z]+", t)}
+    for t, src in list(conditions.items()):
+        joined = _PREFIX_HYPHEN.sub(r"\1", t)
+        if joined != t and all(w in vocabulary for w in joined.split()):  # a written word: "posttraumatic"
+            conditions.setdefault(joined, src)
 
     # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
     _, substance_names = drug_table_substances(drug_path)

@@ -38,10 +38,6 @@ def test_api_focal_epilepsy_is_localization_related(scorer):
     assert "G40.909" != top
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 4 acceptance, open: every model retrained on the final recommender (statements in the stacked model x1/x3/"
-    "x10, or in the text model) gives P(specific) 0.31-0.36 here: the first code G40.109 is NOS-kind under the "
-    "project's kind rule (its '... simple partial seizures NOS' inclusion term) and the stacked model trusts that kind"))
 def test_api_focal_epilepsy_is_specific(scorer):
     sm = first(scorer.score("Focal epilepsy with auditory hallucinations."), "epilepsy")
     assert sm.specificity.verdict == "specific"

@@ -6,9 +6,7 @@ import pytest
 from nec_nlp.classifier import corpus_checksum, evaluate, load_corpus, sample_records
 
 REFERENCE = [
-    pytest.param("Focal epilepsy with auditory hallucinations.", "epilepsy", "specific", marks=pytest.mark.xfail(
-        strict=True, reason="issue 4, open: P(specific) 0.31-0.36 for every model retrained on the final recommender "
-                            "(first code G40.109 is NOS-kind); see tests/test_api.py")),
+    ("Focal epilepsy with auditory hallucinations.", "epilepsy", "specific"),
     ("Seizures.", "Seizures", "nos"),
     ("Postoperative neuropathic pain in the external ear canal.", "pain", "specific"),
     ("Postoperative pain.", "pain", "nos"),

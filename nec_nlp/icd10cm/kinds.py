@@ -14,6 +14,12 @@ The rule reads the code's own title first, then its inclusion terms:
 4. A title with no axis word is ``nos`` when one of its inclusion terms ends in / contains ``NOS``
    (the code is the classification's default for the unqualified term, e.g. K21.9 "Esophageal reflux NOS"),
    otherwise ``exact``.
+   Exception: when every such NOS term is the title's own stem ("Migraine with aura NOS") and the rest of the
+   title only states the classification's defaults ("not intractable", "without status migrainosus",
+   "without complication"), the code is ``exact``. The NOS term then says which code the stem defaults to on
+   axes the classification defaults itself; no detail is missing. G40.109 "Localization-related ... with simple
+   partial seizures, not intractable, without status epilepticus" is ``exact``: documenting focal epilepsy goes
+   beyond G40.909 "Epilepsy, unspecified".
 5. Exception, by the order of the steps: a title on the "other" axis stays ``nec`` even when it carries
    ``... NOS`` inclusion terms. G89.18 "Other acute postprocedural pain" is ``nec`` and carries
    "Postoperative pain NOS" in ``nos_terms``, so a recommender can use it as the default for an
@@ -28,7 +34,7 @@ from typing import Literal
 Kind = Literal["exact", "nec", "nos"]
 
 # part of every cache key: bump when the rule changes, so cached kinds are recomputed
-RULE_VERSION = 2
+RULE_VERSION = 3
 
 _OTHER_RE = re.compile(r"\bother\b(?!\s+than\b)", re.IGNORECASE)
 _EACH_OTHER_RE = re.compile(r"\beach\s+other\b", re.IGNORECASE)
@@ -39,6 +45,10 @@ _NEC_RE = re.compile(r"\bnot elsewhere classified\b", re.IGNORECASE)
 _NEC_ABBR_RE = re.compile(r"\bNEC\b")
 _UNSPEC_RE = re.compile(r"\bunspecified\b|\bnot specified\b", re.IGNORECASE)
 _NOS_ABBR_RE = re.compile(r"\bNOS\b")
+# the rest of a title after its NOS stem, when it only states defaults: ", not intractable, without status ..."
+_DEFAULTS_ONLY_RE = re.compile(
+    r"^(?:,?\s*(?:and\s+)?(?:not intractable|without (?:mention of )?[a-z ,'-]+?))+$", re.IGNORECASE)
+_NOS_TAIL_RE = re.compile(r"\s*\bNOS\b.*$")
 
 
 def _first(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
@@ -81,6 +91,16 @@ def classify(title: str, inclusion: tuple[str, ...] | list[str] = ()) -> tuple[K
         return "nec", None
     if unspec is not None:
         return "nos", None
-    if nos_terms(inclusion):
+    terms = nos_terms(inclusion)
+    if terms and not all(_states_defaults_only(title, t) for t in terms):
         return "nos", None
     return "exact", None
+
+
+def _states_defaults_only(title: str, nos_term: str) -> bool:
+    """True when ``title`` is ``nos_term``'s stem followed only by default axes (see rule 4's exception)."""
+    stem = _NOS_TAIL_RE.sub("", nos_term).strip().rstrip(",")
+    if not stem or not title.lower().startswith(stem.lower()):
+        return False
+    rest = title[len(stem):].strip()
+    return bool(rest) and _DEFAULTS_ONLY_RE.match(rest) is not None
