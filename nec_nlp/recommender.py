@@ -187,6 +187,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
     "toe": ("foot",), "finger": ("hand",), "thumb": ("hand", "finger"), "forehead": ("face",),
     "disc": ("intervertebral", "nucleus", "pulposus"), "disk": ("intervertebral", "nucleus", "pulposus", "disc"),
+    "forearm": ("arm", "limb"), "thigh": ("leg", "limb"), "calf": ("leg", "limb"),
     "temple": ("face",), "cheek": ("face",), "chin": ("face",), "brow": ("face",), "eyebrow": ("face",),
 }
 for _k, _v in list(_INDEX_SYNONYMS.items()):
@@ -1369,7 +1370,11 @@ _NEOPLASM_WORDS = ("metasta", "malignan", "benign", "cancer", "carcinoma", "neop
 
 
 def _neoplasm_behaviour(mention: Mention, see: str) -> str:
-    text = " ".join([mention.text, *mention.details.type, *mention.details.site, *mention.details.cause]).lower()
+    sent = (mention.sentence or "").lower()
+    at = sent.find(mention.text.lower())
+    lead = re.split(r"[.;:,()]", sent[:at])[-1] if at > 0 else ""  # "Metastatic carcinoma to the liver"
+    text = " ".join([lead, mention.text, *mention.details.type, *mention.details.site,
+                     *mention.details.cause]).lower()
     for keys, b in _NEOPLASM_BEHAVIOUR:
         if any(k in text for k in keys):
             return b
@@ -1401,6 +1406,11 @@ def _site_phrases(mention: Mention, doc: _Doc) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_SIDES = frozenset({"left", "right", "bilateral", "skin"})
+# histology words, never a site of the Table of Neoplasms ("Basal" tagged as a site of a basal cell carcinoma)
+_HISTOLOGY = frozenset({"basal", "squamous", "cell", "merkel", "ductal", "lobular", "papillary", "follicular",
+                        "medullary", "transitional", "neuroendocrine", "carcinoid", "adenoid", "cystic", "mucinous",
+                        "serous", "clear", "spindle", "invasive", "infiltrating"})
 _UNSPECIFIED_MORPHOLOGY = frozenset({"unspecified", "malignant", "neoplasm", "of"})
 
 
@@ -1441,11 +1451,19 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
     said = set(_words(mention.sentence or mention.text)) | doc.detail_words
     phrases = _site_phrases(mention, doc)
     # the noun the Table lists a documented adjective under ("cervical" -> cervix, "renal" -> kidney), tried after
-    phrases += [v for v in (" ".join(_INDEX_SYNONYMS.get(_stem(w), (w,))[0] for w in _WORD.findall(p.lower()))
-                            for p in phrases) if v not in phrases]
+    # (each right after its adjective, so that "Pancreatic" is tried as "pancreas" before the next phrase)
+    phrases = list(dict.fromkeys(v for p in phrases for v in (p, " ".join(
+        _INDEX_SYNONYMS.get(_stem(w), (w,))[0] for w in _WORD.findall(p.lower())))))
+    low = (mention.sentence or "").lower()
+    if "skin" in _WORD.findall(see.lower()):
+        # "Dermatofibroma - see Neoplasm, skin, benign": the documented site is a site of the skin
+        phrases = [v for p in phrases for v in ((f"skin {p}", p) if "skin" not in p.lower() else (p,))]
+        said = said | {"skin"}
+    morphology = set(doc.head) | _HISTOLOGY
     for i, site in enumerate(phrases):
-        if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) for w in _content(site)):
-            continue  # "Metastatic" tagged as a site says behaviour, not where
+        if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) or w in morphology or w in _SIDES
+               for w in _content(site)):
+            continue  # "Metastatic", "Basal" or "Squamous cell carcinoma" tagged as a site: behaviour, not where
         try:
             nc = cs.neoplasms.lookup(site, behaviour)
         except Exception:  # noqa: BLE001
@@ -1459,15 +1477,20 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
             if morph is not None:
                 code = morph
             entry = set(_content(re.sub(r"^neoplasm, neoplastic,?", "", (nc.matched_entry or "").lower())))
-            overlap = sum(1 for w in set(_content(site)) if any(_word_match(w, e) for e in entry))
+            overlap = sum(1 for w in set(_content(site)) - morphology if any(_word_match(w, e) for e in entry))
             if not overlap:
                 continue
             # the Table's words nobody documented ("stump, cervical" for a cervical carcinoma) make a worse site
             undocumented = sum(1 for e in entry if e not in _GENERIC_TITLE and not any(
                 _term_match(e, w) for w in said))
-            cands.append(_Cand(code, 3.0 + 0.3 * overlap - 0.4 * undocumented - 0.1 * i - (0 if exact else 0.1),
+            # "with liver metastases": where it spread, not the primary site
+            spread = 1.0 if behaviour != "malignant_secondary" and re.search(
+                rf"\b{re.escape(site.lower())}\s+metasta", low) else 0.0
+            cands.append(_Cand(code, 3.0 + 0.3 * overlap - 0.4 * undocumented - 0.1 * i - (0 if exact else 0.1)
+                               - spread,
                                ("Table of Neoplasms", nc.matched_entry or site, behaviour.replace("_", " ")),
-                               "neoplasms", tuple(_content(site)), note=getattr(nc, "note", None)))
+                               "neoplasms", tuple(_content(site)), note=getattr(nc, "note", None),
+                               extra={"spread": spread}))
     return cands
 
 
@@ -1808,7 +1831,7 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
         if c.source == "neoplasms":
             # the Table of Neoplasms is the authority once a documented site is found in it; its titles say
             # "secondary malignant neoplasm of skin" for an earlobe, which words alone would not choose
-            total += 1.0
+            total += 1.0 - c.extra.get("spread", 0.0)  # the site words fit, but they say where it spread
         if c.source != "drugs" and _verbatim(cs, obj, doc):
             # the tabular lists exactly what was documented as the code's title or inclusion term
             # ("Folliculitis of buttock" under L02.32, "Brugada syndrome" under I49.8): the coder's check
