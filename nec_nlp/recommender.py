@@ -926,6 +926,10 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         score, matched = _coverage(_last(sub), doc, used, conn)
         if score <= 0:
             continue
+        if len(sub.path) > len(hit.path) + 1 and _content(sub.path[len(hit.path)])[:1] in (
+                ["newborn"], ["neonatal"], ["perinatal"], ["fetus"], ["fetal"], ["maternal"]) and not \
+                _heading_documented(sub.path[len(hit.path)], doc, used):
+            continue  # "Sepsis > newborn > bacterial" is no code for an adult's bacterial sepsis
         if conn is None and len(sub.path) > len(hit.path) + 1 and not _heading_documented(
                 sub.path[len(hit.path)], doc, used):
             # reached through a heading printed without a code whose words nobody documented ("Disorder,
@@ -1112,13 +1116,13 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
         term = _last(sub).lower()
         if not term.endswith("nec") and "specified" not in term:
             continue
-        words = set(_content(term))
-        if words and not words <= {"type", "site", "form", "cause", "condition", "specified"}:
+        words = set(_content(term)) - {"specified"}  # "specified NEC" is the bare NEC entry
+        if words and not words <= {"type", "site", "form", "cause", "condition", "organism"}:
             continue
         rank = 0
         if "type" in words or "form" in words or not words:
             rank = 2 if words else 1
-        elif "cause" in words and "cause" in leftover_axes:
+        elif ("cause" in words or "organism" in words) and "cause" in leftover_axes:
             rank = 2
         elif "site" in words and "site" in leftover_axes:
             rank = 2
@@ -1629,6 +1633,15 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         # a cause the Table of Drugs lists by name ("induced by Coumadin") is what the index calls a drug
         doc.phrases.append(("drug", ["drug", "medicament", "medication"]))
         doc.originals.append(next(c for c in mention.details.cause if _names_drug(cs, c)))
+    for axis, words, said_as in _organisms(cs, mention.sentence or mention.text):
+        if not set(words) <= doc.detail_words:
+            doc.phrases.append((axis, words))
+            doc.originals.append(said_as)
+        if words[0] == "bacterial":  # an organism the classification has no code for: other specified
+            doc.other_specified = True
+    if "escherichia" in doc.detail_words or re.search(r"\bescherichia\b", (mention.sentence or "").lower()):
+        # the species of E. coli is no "colon" (the index's word for "diverticulosis coli")
+        doc.phrases = [(axis, [w for w in ws if w != "coli"] or ["escherichia"]) for axis, ws in doc.phrases]
     for word in _post_compounds(cs, mention.sentence or mention.text):
         if word not in doc.detail_words and word not in doc.head:
             doc.phrases.append(("type", [word]))
@@ -1692,11 +1705,21 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
                 # main term ("Pain > pleuritic" R07.81 for pleuritic chest pain, not "Pain > chest" + NEC)
                 cands.append(_Cand(own[0], 2.1 - 0.3 * rank, own[1], "index", own[2],
                                    note="the documented detail has its own index entry"))
+                own_obj = cs.get(own[0].rstrip("-"))
+                own_hit = _lookup(cs, own[1]) if doc.other_specified and own_obj is not None \
+                    and own_obj.kind == "nos" and "unspecified" in own_obj.title.lower() else None
+                nec = _nec_subterm(cs, own_hit, doc, used1 | set(own[2])) if own_hit is not None else None
+                if nec is not None and _hit_code(nec):
+                    # "Pneumonia, bacterial" for a bacterium the index does not list: its "specified NEC"
+                    cands.append(_Cand(_hit_code(nec), 2.2 - 0.3 * rank, tuple(nec.path), "index", own[2],
+                                       note="documented details have no code of their own: index NEC entry"))
             elif end_obj is not None and (specificity.verdict == "specific" or doc.other_specified) \
                     and end_obj.kind == "nos" and "unspecified" in end_obj.title.lower():
                 nec = _nec_subterm(cs, end, doc, used1)
                 if nec is not None and _hit_code(nec):
-                    cands.append(_Cand(_hit_code(nec), 2.0 - 0.3 * rank, tuple(nec.path), "index",
+                    # above the unspecified end code it replaces, however many words led there
+                    nec_score = max(2.0, 1.6 + 0.3 * len(used1 - used0)) - 0.3 * rank
+                    cands.append(_Cand(_hit_code(nec), nec_score, tuple(nec.path), "index",
                                        tuple(sorted(used1 - used0)),
                                        note="documented details have no code of their own: index NEC entry"))
                 elif _has_leftover_type(doc, used1, cs, end):
@@ -1759,6 +1782,37 @@ _ABBREVIATIONS: dict[str, str] | None = None
 
 
 _POST = re.compile(r"\b(post|pre)[\s-]+[a-z]", re.I)
+
+
+# "H. influenzae": the genus a species name abbreviates it with (the common pathogens only)
+_GENUS_BY_SPECIES = {
+    ("h", "influenzae"): "hemophilus", ("e", "coli"): "escherichia", ("s", "aureus"): "staphylococcus",
+    ("s", "epidermidis"): "staphylococcus", ("s", "pneumoniae"): "streptococcus", ("s", "pyogenes"): "streptococcus",
+    ("s", "agalactiae"): "streptococcus", ("k", "pneumoniae"): "klebsiella", ("m", "pneumoniae"): "mycoplasma",
+    ("p", "aeruginosa"): "pseudomonas", ("c", "difficile"): "clostridium", ("c", "diff"): "clostridium",
+    ("e", "faecalis"): "enterococcus", ("e", "faecium"): "enterococcus", ("h", "pylori"): "helicobacter",
+    ("n", "gonorrhoeae"): "gonococcus", ("c", "trachomatis"): "chlamydia", ("m", "catarrhalis"): "moraxella",
+}
+_ABBREVIATED_GENUS = re.compile(r"\b([A-Za-z])\.\s?([a-z]{4,})\b")
+_BINOMIAL = re.compile(r"\b([A-Z][a-z]{4,})\s+([a-z]{4,})\b")
+_LATIN_SPECIES = re.compile(r"(?:ii|ae|is|us|um|ens|ila|ica|ia|a)$")
+
+
+def _organisms(cs: Any, sentence: str) -> list[tuple[str, list[str], str]]:
+    """Organisms in the sentence the index would not read as written: an abbreviated genus ("H. influenzae" is
+    Hemophilus influenzae) and a binomial whose genus the index does not list ("Citrobacter freundii",
+    "Stenotrophomonas maltophilia"), which a coder codes as a bacterium, specified NEC."""
+    out: list[tuple[str, list[str], str]] = []
+    for m in _ABBREVIATED_GENUS.finditer(sentence):
+        genus = _GENUS_BY_SPECIES.get((m.group(1).lower(), m.group(2).lower()))
+        if genus:
+            out.append(("cause", [genus, _stem(m.group(2).lower())], m.group(0)))
+    knows = getattr(cs.index, "knows", None)
+    for m in _BINOMIAL.finditer(sentence):
+        genus, species = m.group(1).lower(), m.group(2).lower()
+        if knows is not None and not knows(genus) and not knows(species) and _LATIN_SPECIES.search(species):
+            out.append(("cause", ["bacterial", "bacteria"], m.group(0)))
+    return out
 
 
 def _post_compounds(cs: Any, sentence: str) -> list[str]:

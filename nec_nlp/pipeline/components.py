@@ -359,6 +359,10 @@ class RuleSentencizer:
             if text in self.END or (text.isspace() and "\n" in text):
                 # "1." of a numbered list opening a sentence does not end it
                 prev_end = not (text == "." and i > 0 and starts[i - 1] == 1 and words[i - 1].isdigit())
+                # "E. coli", "H. influenzae": a genus initial before a lower-case species does not end it
+                if (text == "." and i > 0 and len(words[i - 1]) == 1 and words[i - 1].isupper()
+                        and i + 1 < n and words[i + 1][:1].islower()):
+                    prev_end = False
         doc.from_array([SENT_START], starts.reshape(-1, 1).astype("uint64"))
         return doc
 
