@@ -1270,7 +1270,7 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
 # -- drugs and neoplasms -----------------------------------------------------------------------------------------
 
 
-def _drug_use(mention: Mention) -> str | None:
+def _drug_use(mention: Mention, cs: Any = None) -> str | None:
     """The Table-of-Drugs column a drug-effect mention needs, or None when the mention is no drug effect.
 
     "Reaction"/"adverse effect" only go to the Table when a drug is documented (or the sentence names a
@@ -1282,8 +1282,9 @@ def _drug_use(mention: Mention) -> str | None:
                                                                                   "agents", "substance"})
     for key, use in _DRUG_EFFECTS:
         if key in text:
-            if use == "adverse_effect" and not drug_said:
-                return None
+            if use == "adverse_effect" and not drug_said and not (
+                    cs is not None and _drug_in_sentence(cs, mention, use, "initial")):
+                return None  # "Hand tremor due to lithium carbonate, adverse effect": a drug the Table names
             if use == "poisoning":
                 sent = (mention.sentence or "").lower()
                 for k2, u2 in _POISON_INTENT:
@@ -1309,7 +1310,7 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
         return cands, False
     for i, d in enumerate(named):
         dc = _drug_lookup(cs, d, use, encounter)
-        if dc is None:
+        if dc is None or not dc.code:
             continue
         fb = getattr(dc, "fallback", None)
         note = None
@@ -1328,9 +1329,11 @@ def _drug_in_sentence(cs: Any, mention: Mention, use: str, encounter: str) -> li
     extraction did not attach one ("Poisoning by acetaminophen, accidental")."""
     words = [w for w in _WORD.findall(_sentence_without(mention)) if len(w) > 3 and _stem(w) not in _STOP
              and w not in _GENERIC_DRUG and w not in _NON_DRUG_WORDS]
-    for w in words[:8]:
+    pairs = [f"{a} {b}" for a, b in zip(words[:8], words[1:8])]
+    for w in pairs + words[:8]:  # "ethylene glycol" before "ethylene"
         dc = _drug_lookup(cs, w, use, encounter)
-        if dc is not None and getattr(dc, "fallback", None) is None and w in (dc.matched_entry or "").lower():
+        entry = (dc.matched_entry or "").lower() if dc is not None else ""
+        if dc is not None and dc.code and getattr(dc, "fallback", None) is None and w.split()[0] in entry:
             return [w]
     return []
 
@@ -1655,7 +1658,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     drug_documented = True
     main_path: tuple[str, ...] = ()
 
-    use = _drug_use(mention)
+    use = _drug_use(mention, cs)
     if use is not None:
         dcands, drug_documented = _drug_candidates(cs, mention, use, encounter)
         cands.extend(dcands)

@@ -102,6 +102,13 @@ class DrugTable:
             row = self._entry_row(self._aliases[head])
         if row is None:
             return None, None
+        rest = set(parts[1:])
+        for child in self.table.children.get(row, []):
+            # "lithium carbonate" -> Lithium, salts (carbonate): the rest of the name as a subterm or its
+            # nonessential modifier
+            words = set(re.findall(r"[a-z]+", " ".join(str(x or "") for x in self.table.rows[child][1:3]).lower()))
+            if rest & words:
+                return child, f"matched the Table entry {', '.join(self.table.path(child))!r}"
         return row, f"matched the Table entry for {head!r}, the first part of the name"
 
     def drug_class(self, substance: str) -> tuple[str, str, str] | None:
