@@ -916,6 +916,9 @@ def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any
     return out
 
 
+_POPULATION = frozenset({"newborn", "neonatal", "perinatal", "fetus", "fetal", "maternal"})
+
+
 def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple[Any, set[str], list[_Cand]]:
     """Descend from ``hit`` through subterms supported by documented words; return the end entry and alternates."""
     alternates: list[_Cand] = []
@@ -926,10 +929,11 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         score, matched = _coverage(_last(sub), doc, used, conn)
         if score <= 0:
             continue
-        if len(sub.path) > len(hit.path) + 1 and _content(sub.path[len(hit.path)])[:1] in (
-                ["newborn"], ["neonatal"], ["perinatal"], ["fetus"], ["fetal"], ["maternal"]) and not \
-                _heading_documented(sub.path[len(hit.path)], doc, used):
-            continue  # "Sepsis > newborn > bacterial" is no code for an adult's bacterial sepsis
+        if any(w in _POPULATION and not _heading_documented(w, doc, used)
+               for p in sub.path[len(hit.path):] for w in _content(p)):
+            # "Sepsis > newborn > bacterial" is no code for an adult's bacterial sepsis, nor "Polyhydramnios >
+            # affecting fetus or newborn" for the mother's
+            continue
         if conn is None and len(sub.path) > len(hit.path) + 1 and not _heading_documented(
                 sub.path[len(hit.path)], doc, used):
             # reached through a heading printed without a code whose words nobody documented ("Disorder,
@@ -1164,6 +1168,12 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None
         code, c = side.code, side
     if getattr(c, "seventh", None):
         full = cs.with_seventh(code, encounter)
+        if full is None and "not applicable" in c.seventh.get("0", "").lower():
+            # the obstetric 7th character names the fetus: "0" when one fetus or none is stated (O40.3XX0)
+            from nec_nlp.icd10cm.tabular_xml import extend_code
+            ext = extend_code(c.code, "0")
+            if cs.is_billable(ext):
+                return ext, f"7th character 0: {c.seventh['0']} (no fetus stated)"
         if full and full != code:
             full, meaning = _seventh_by_words(cs, full, c.seventh, encounter, doc)
             return full, f"7th character {full[-1]}: {meaning}"
