@@ -369,6 +369,13 @@ def _alternatives_cached(term: str) -> tuple[list[str], ...]:
     """Content words of each alternative an index term offers ("atrial or auricular", "Diabetes, diabetic")."""
     inner = re.findall(r"\(([^)]*)\)", term)
     outer = re.sub(r"\([^)]*\)", " ", term)
+    pieces = [p.strip() for p in re.split(r",\s*or\s+|,|\s+or\s+", outer) if p.strip()]
+    if re.search(r",\s*or\s+", outer) and len(pieces) > 1 and len(pieces[0].split()) >= 2 and all(
+            len(p.split()) == 1 for p in pieces[1:]):
+        # "Reiter's disease, syndrome, or urethritis": the name goes with each head ("Reiter's syndrome")
+        name = " ".join(pieces[0].split()[:-1])
+        alts = [_content(a) for a in [pieces[0], *(f"{name} {p}" for p in pieces[1:]), *inner]]
+        return tuple(a for a in alts if a) or ([],)
     parts = re.split(r"\s+or\s+|\s*/\s*", outer)
     split: list[str] = []
     for part in parts:
@@ -686,6 +693,9 @@ def _by_site_entry(cs: Any, see: str) -> Any:
     return _lookup(cs, parts) if parts else None
 
 
+_EPONYM_HEADS = frozenset({"disease", "syndrome"})
+
+
 def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str]]]:
     """Index entries naming the mention's condition, best first, with the mention words they consumed.
 
@@ -705,45 +715,50 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
         words = before + words
     found: list[tuple[int, int, Any, set[str]]] = []
     seen: set[Any] = set()
-    n = len(words)
-    spans = sorted(((i, j) for i in range(n) for j in range(i + 1, n + 1)), key=lambda ij: -(ij[1] - ij[0]))
-    for i, j in spans:
-        if found and j - i < max(f[0] for f in found):
-            break
-        phrase = " ".join(words[i:j])
-        try:
-            hits = _index_search(cs, phrase)
-        except Exception:  # noqa: BLE001
-            hits = []
-        for h in hits:
-            key = tuple(h.path)
-            if (key, getattr(h, "row", None)) in seen:
-                continue
-            if len(key) > 3:
-                continue
-            pw: list[str] = []
-            lenient = 0
-            for n_part, part in enumerate(key):
-                alts = [a for a in _alternatives(part) if all(any(_word_match(p, w) for w in words) for p in a)]
-                if not alts and n_part == 0 and len(key) == 1 and "," in part:
-                    # "Fracture, traumatic": the main word alone, ranked after entries matched in full
-                    alts = [a for a in [_content(part.split(",")[0])] if a and all(
-                        any(_word_match(p, w) for w in words) for p in a)]
-                    lenient = 1
-                if not alts:
-                    pw = []
-                    break
-                pw.extend(max(alts, key=len))
-            if not pw:
-                continue
-            consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
-            # nonessential modifiers ("Diabetes (mellitus)") help rank the entry but stay free for subterms
-            noness = _content(getattr(h, "nonessential", None) or "")
-            n_free = sum(1 for w in words if w not in consumed and any(_word_match(p, w) for p in noness))
-            if not any(_word_match(p, head) for p in _content(key[0]) + noness) and head not in consumed:
-                continue
-            seen.add((key, getattr(h, "row", None)))
-            found.append((j - i, len(consumed) + n_free, h, consumed, lenient))
+    variants = [words]
+    if head in _EPONYM_HEADS:  # "Kawasaki disease" is the index's "Kawasaki's syndrome"
+        variants += [words[:-1] + [alt] for alt in sorted(_EPONYM_HEADS - {head})]
+    for words in variants:
+        head = words[-1]
+        n = len(words)
+        spans = sorted(((i, j) for i in range(n) for j in range(i + 1, n + 1)), key=lambda ij: -(ij[1] - ij[0]))
+        for i, j in spans:
+            if found and j - i < max(f[0] for f in found):
+                break
+            phrase = " ".join(words[i:j])
+            try:
+                hits = _index_search(cs, phrase)
+            except Exception:  # noqa: BLE001
+                hits = []
+            for h in hits:
+                key = tuple(h.path)
+                if (key, getattr(h, "row", None)) in seen:
+                    continue
+                if len(key) > 3:
+                    continue
+                pw: list[str] = []
+                lenient = 0
+                for n_part, part in enumerate(key):
+                    alts = [a for a in _alternatives(part) if all(any(_word_match(p, w) for w in words) for p in a)]
+                    if not alts and n_part == 0 and len(key) == 1 and "," in part:
+                        # "Fracture, traumatic": the main word alone, ranked after entries matched in full
+                        alts = [a for a in [_content(part.split(",")[0])] if a and all(
+                            any(_word_match(p, w) for w in words) for p in a)]
+                        lenient = 1
+                    if not alts:
+                        pw = []
+                        break
+                    pw.extend(max(alts, key=len))
+                if not pw:
+                    continue
+                consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
+                # nonessential modifiers ("Diabetes (mellitus)") help rank the entry but stay free for subterms
+                noness = _content(getattr(h, "nonessential", None) or "")
+                n_free = sum(1 for w in words if w not in consumed and any(_word_match(p, w) for p in noness))
+                if not any(_word_match(p, head) for p in _content(key[0]) + noness) and head not in consumed:
+                    continue
+                seen.add((key, getattr(h, "row", None)))
+                found.append((j - i, len(consumed) + n_free, h, consumed, lenient))
     found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     strict = [f for f in found if not f[4]]
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most

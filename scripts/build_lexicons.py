@@ -602,6 +602,14 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             continue
         conditions[cand] = src
 
+    # eponyms: "Kawasaki's syndrome" is written "Kawasaki disease" and "Kawasaki syndrome" as often
+    for t, src in list(conditions.items()):
+        m = re.fullmatch(r"([a-z-]+)'s (syndrome|disease)", t)
+        if m:
+            for head in ("syndrome", "disease"):
+                conditions.setdefault(f"{m.group(1)} {head}", src)
+                conditions.setdefault(f"{m.group(1)}'s {head}", src)
+
     # "post-traumatic stress disorder" is written "posttraumatic stress disorder" as often
     vocabulary = {w for t in [*texts, *(r["Term"].lower() for r in rows)] for w in re.findall(r"[a-z]+", t)}
     for t, src in list(conditions.items()):
