@@ -62,7 +62,7 @@ _NEGATORS = frozenset({"without", "no", "non", "not"})
 _DESCRIPTOR_WORDS = ("generalized generalised localized localised diffuse widespread extensive multiple "
                      "new recent ongoing persistent mild moderate severe significant small large acquired "
                      "community displaced nondisplaced stable improving worsening resolving refractory "
-                     "apparently").split()
+                     "apparently well controlled symptomatic known").split()
 _GENERIC_DRUG = frozenset(
     "drug drugs medication medications medicine medicines medicament medicaments agent agents substance "
     "substances pill pills therapy treatment".split()
@@ -1237,7 +1237,10 @@ def _lateral_sibling(cs: Any, c: Any, doc: _Doc) -> Any:
         shared = sum(1 for w in own if any(_word_match(w, t) for t in title))
         if not own or shared / len(own) < 0.5:
             continue
-        extra = sum(1 for t in title if t not in _SIDE_WORDS and not any(_word_match(t, w) for w in own))
+        # "left breast, unspecified quadrant": an axis the sibling leaves unspecified is no other site or type
+        unspecified_axes = set(_content(" ".join(re.findall(r",\s*unspecified\s+(\w+)", k.title.lower()))))
+        extra = sum(1 for t in title if t not in _SIDE_WORDS and t not in unspecified_axes
+                    and not any(_word_match(t, w) for w in own))
         if extra > 1 or (extra and k.parent != c.parent):
             continue  # another site or type of the category is no side of this code
         key = shared - 0.3 * extra - (0.5 if k.kind == "nec" else 0.0)
