@@ -1554,13 +1554,56 @@ def rule_specificity(mention: Mention, code_set: Any = None) -> Specificity:
     return Specificity("specific" if has else "nos", 0.8 if has else 0.2)
 
 
+def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
+    """A past or family history is no condition to code, but coders add its history code: the Index's "History,
+    personal (of)" / "History, family (of)" entry for the condition ("History of deep vein thrombosis" ->
+    Z86.718). Negated, hypothetical and uncertain mentions get none. The note's ``codes`` never include these."""
+    a = mention.assertion
+    if cs is None or a.negated or a.hypothetical or a.uncertain or not (a.historical or a.family):
+        return ()
+    mention = _expand_abbreviation(mention)
+    base = _lookup(cs, ["History", "family" if a.family else "personal"])
+    if base is None:
+        return ()
+    doc = _documented(mention)
+    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [
+        (axis, ws) for axis, ws in doc.phrases if axis != "context"]
+    doc.originals = [mention.text] + [o for (axis, _), o in zip(doc.phrases[1:], doc.originals) if axis != "context"]
+    head = doc.head[-1] if doc.head else ""
+    end, used, _ = _walk(cs, base, doc, set())
+    code = _hit_code(_follow_see(cs, end, 3)) if end is not base else None
+    if not code or not any(_word_match(head, w) for w in used):
+        # "stroke without residual deficits" names the condition before its "with(out)"; "cancer" is the
+        # entry "malignant neoplasm"
+        start = None
+        if any(head.startswith(k) for k in ("cancer", "carcinom", "malignan")):
+            start = _lookup(cs, [*base.path, "malignant neoplasm"]) or _lookup(cs, [*base.path, "malignant neoplasm (of)"])
+        for sub in (() if start is not None else _subterms(cs, base.path)):
+            stem = _content(re.split(r"\s+(?:without|with)\b|,", _last(sub))[0])
+            if stem and all(any(_word_match(t, w) for w in doc.head) for t in stem):
+                start = sub
+                break
+        if start is None:
+            return ()
+        end, used, _ = _walk(cs, _follow_see(cs, start, 3) or start, doc, set(doc.head))
+        code = _hit_code(_follow_see(cs, end, 3))
+        if not code:
+            return ()
+    code, _how = _billable(cs, code, doc, mention.details.encounter or "initial")
+    obj = cs.get(code) if code else None
+    if obj is None or not obj.billable:
+        return ()
+    return (CodeSuggestion(obj.code, obj.title, cs.kind(obj.code), 1.0),)  # type: ignore[arg-type]
+
+
 def _why_not_coded(mention: Mention) -> str:
     a = mention.assertion
     reasons = [name for name in ("negated", "historical", "hypothetical", "family", "uncertain") if getattr(a, name)]
     labels = {"negated": "negated", "historical": "historical (past history)", "hypothetical": "hypothetical",
               "family": "family history (not the patient)", "uncertain": "uncertain (possible/rule-out)"}
     return "Not coded: the mention is " + ", ".join(labels[r] for r in reasons) + \
-        "; only current, affirmed conditions are coded."
+        "; only current, affirmed conditions are coded (a history code, when listed, is for the coder's " \
+        "secondary coding and is not in the note's codes)."
 
 
 def recommend(mention: Mention, specificity: Specificity, code_set: Any, *,
@@ -1648,7 +1691,8 @@ def _memoised(mention: Mention, specificity: Specificity, code_set: Any) -> tupl
 def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tuple[ScoredMention, bool]:
     """:func:`recommend`, plus whether documented details reached beyond the NOS default (for the rule)."""
     if not mention.assertion.current_affirmed:
-        return ScoredMention(mention, specificity, (), _why_not_coded(mention)), False
+        return ScoredMention(mention, specificity, _history_codes(mention, code_set),
+                             _why_not_coded(mention)), False
     original = mention
     mention = _expand_abbreviation(mention)
     cs = code_set

@@ -135,3 +135,10 @@ def test_api_release_by_service_date():
     older = load(model="rules", service_date="2025-06-01")
     assert older.code_set.release == "2025-04"
     assert older.score("Seizures.").code_set == "2025-04"
+
+
+def test_api_history_code_is_listed_on_the_mention_but_not_in_the_note_codes(scorer):
+    out = scorer.score("History of deep vein thrombosis. Pneumonia.").to_dict()
+    dvt = next(m for m in out["mentions"] if "thrombosis" in m["text"])
+    assert dvt["assertion"]["historical"] and [c["code"] for c in dvt["codes"]] == ["Z86.718"]
+    assert "Z86.718" not in out["codes"] and out["codes"][0].startswith("J18")

@@ -112,8 +112,25 @@ def test_recommender_multiword_condition_finds_its_main_term(cs):
 def test_recommender_only_current_affirmed_mentions_get_codes(cs, flag):
     m = mention("pneumonia", assertion=Assertion(**{flag: True}))
     sm = recommend(m, NOS, cs)
-    assert sm.codes == ()
+    if flag in ("historical", "family"):
+        # only the history code a coder adds (Z87.01 "Personal history of pneumonia (recurrent)", Z8x for family)
+        assert all(c.code.startswith("Z") for c in sm.codes)
+        assert sm.codes or flag == "family"  # no "History, family, pneumonia" entry
+    else:
+        assert sm.codes == ()
     assert "Not coded" in sm.rationale and flag.split("_")[0][:6] in sm.rationale
+
+
+def test_history_mentions_get_their_history_code_only(cs):
+    dvt = mention("deep vein thrombosis", "Personal history of deep vein thrombosis of the left leg.",
+                  assertion=Assertion(historical=True))
+    assert [c.code for c in recommend(dvt, NOS, cs).codes] == ["Z86.718"]
+    stroke = mention("stroke", "History of stroke.", assertion=Assertion(historical=True))
+    assert recommend(stroke, NOS, cs).codes[0].code == "Z86.73"
+    breast = mention("cancer", "Family history of breast cancer.", site=["breast"], assertion=Assertion(family=True))
+    assert recommend(breast, NOS, cs).codes[0].code == "Z80.3"
+    rash = mention("rash", "History of rash.", assertion=Assertion(historical=True))
+    assert recommend(rash, NOS, cs).codes == ()  # no history entry names it: nothing invented
 
 
 def test_recommender_note_level_excludes1_between_codes(cs):
