@@ -128,14 +128,8 @@ def _stem(word: str) -> str:
     return word
 
 
-# "post-traumatic" and "posttraumatic" are one word, in notes and in the index alike ("pre-" is left to
-# _split_compound, which reads "preeclampsia" as the index's "pre-eclampsia"); a prefixed name
-# ("non-Hodgkin") stays two words, as spaCy's tokens have it
-_PREFIX_HYPHEN = re.compile(r"\b((?i:post|non|anti|hyper|hypo|sub|peri|intra|extra|para|pseudo|re))-(?=[a-z])")
-
-
 def _words(text: str | None) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(_PREFIX_HYPHEN.sub(r"\1", text or "").lower())]
+    return [_stem(w) for w in _WORD.findall((text or "").lower())]
 
 
 def _content(text: str | None) -> list[str]:
