@@ -136,6 +136,8 @@ def test_icd10cm_load_any_tabular_xml_by_path(tmp_path):
 @pytest.mark.parametrize("code,kind", [
     ("G40.89", "nec"), ("G40.909", "nos"), ("G89.18", "nec"), ("J18.9", "nos"), ("J13", "exact"),
     ("T50.995A", "nec"), ("T45.515A", "exact"),
+    # kind rule v3: the NOS term's stem plus defaults only -> exact; other axes left open -> still nos
+    ("G40.109", "exact"), ("G43.109", "exact"), ("B02.9", "exact"), ("K21.9", "nos"), ("I25.10", "nos"),
 ])
 def test_icd10cm_kind_of_real_codes(cs, code, kind):
     assert cs.kind(code) == kind
@@ -171,6 +173,10 @@ def test_icd10cm_titles_on_both_axes_have_secondary_kind(cs):
     ("Anemia in other chronic diseases classified elsewhere", (), "exact"),
     ("Other streptococcus as the cause of diseases classified elsewhere", (), "nec"),
     ("Pneumonia due to Streptococcus pneumoniae", ("Bronchopneumonia due to S. pneumoniae",), "exact"),
+    ("Migraine with aura, not intractable, without status migrainosus", ("Migraine with aura NOS",), "exact"),
+    ("Zoster without complications", ("Zoster NOS",), "exact"),
+    ("Acute appendicitis with perforation, localized peritonitis, and gangrene, without abscess",
+     ("(Acute) appendicitis with perforation NOS",), "nos"),
 ])
 def test_icd10cm_kind_rule(title, inclusion, kind):
     assert classify(title, inclusion)[0] == kind
