@@ -1,0 +1,56 @@
+"""Rules of the second dev round, end to end from note text (pipeline + recommender; the rule-based verdict, so no
+trained model is involved). Each sentence is a fresh blind dev statement's kind of case, never a test-split one."""
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def score():
+    from nec_nlp.api import load
+
+    scorer = load(model="rules", code_set="2026-04")
+    return lambda text: scorer.score(text).to_dict()
+
+
+def top(out: dict, head: str) -> str:
+    m = next(m for m in out["mentions"] if head.lower() in m["text"].lower())
+    return m["codes"][0]["code"] if m["codes"] else ""
+
+
+@pytest.mark.parametrize("text,head,code", [
+    # organisms: an abbreviated genus in full; a binomial the Index does not list is a bacterium, specified NEC
+    ("H. influenzae pneumonia.", "pneumonia", "J14"),
+    ("Sepsis due to E. coli.", "sepsis", "A41.51"),
+    ("Urinary tract infection due to Escherichia coli.", "infection", "N39.0"),
+    ("Stenotrophomonas maltophilia pneumonia.", "pneumonia", "J15.8"),
+    ("Acute enteritis due to Aeromonas hydrophila.", "enteritis", "A04.8"),
+    # neoplasms
+    ("Dermatofibroma, right thigh.", "dermatofibroma", "D23.71"),
+    ("Squamous cell carcinoma of the larynx.", "carcinoma", "C32.9"),
+    ("Pancreatic cancer with liver metastases.", "cancer", "C25.9"),
+    ("Metastatic carcinoma to the liver.", "carcinoma", "C78.7"),
+    ("Basal cell carcinoma of the left temple.", "carcinoma", "C44.319"),
+    # drugs
+    ("Accidental overdose of lithium carbonate, initial encounter.", "overdose", "T43.591A"),
+    ("Ethylene glycol poisoning after accidental antifreeze ingestion, initial encounter.", "poisoning", "T52.8X1A"),
+    ("Hand tremor due to lithium carbonate, adverse effect, initial encounter.", "adverse effect", "T43.595A"),
+    # obstetric 7th character, eponyms, side refinement, status words
+    ("Polyhydramnios at 31 weeks, singleton pregnancy.", "polyhydramnios", "O40.3XX0"),
+    ("Kawasaki disease.", "kawasaki", "M30.3"),
+    ("Reiter syndrome.", "reiter", "M02.30"),
+    ("Breast mass, left.", "mass", "N63.20"),
+    ("Asthma, well controlled on inhaler.", "asthma", "J45.909"),
+    ("Choledocholithiasis.", "choledocholithiasis", "K80.50"),
+    ("Hep C, not on treatment.", "hep c", "B19.20"),
+])
+def test_round2_rules(score, text, head, code):
+    assert top(score(text), head) == code
+
+
+def test_sentence_not_split_after_a_genus_initial():
+    from nec_nlp.pipeline import load_nlp
+
+    doc = load_nlp()("Sepsis due to E. coli. Stable otherwise.")
+    assert [s.text for s in doc.sents] == ["Sepsis due to E. coli.", "Stable otherwise."]
