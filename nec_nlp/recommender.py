@@ -181,6 +181,9 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
     "toe": ("foot",), "finger": ("hand",), "thumb": ("hand", "finger"), "forehead": ("face",),
     "disc": ("intervertebral", "nucleus", "pulposus"), "disk": ("intervertebral", "nucleus", "pulposus", "disc"),
+    "intracranial": ("brain", "cerebral"), "naris": ("nostril", "nose"), "nares": ("nostril", "nose"),
+    "radioactive": ("postirradiation", "irradiation", "radiation"), "radiation": ("postirradiation", "irradiation"),
+    "ablation": ("postprocedural", "postablative"),
     "forearm": ("arm", "limb"), "thigh": ("leg", "limb"), "calf": ("leg", "limb"),
     "temple": ("face",), "cheek": ("face",), "chin": ("face",), "brow": ("face",), "eyebrow": ("face",),
 }
