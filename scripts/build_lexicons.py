@@ -30,6 +30,7 @@ import hashlib
 import json
 import pickle
 import re
+import unicodedata
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -176,9 +177,17 @@ def variants(title: str) -> list[str]:
     for p in parts[1:]:
         if p and " " not in p and not re.search(r"(ic|ed|al|ive|ous|ary|ar|oid)$", p):
             out.append(p)
+    # "Guillain-Barré disease or syndrome": the name with each head
+    for o in list(out):
+        m = re.fullmatch(r"(.+) (disease|syndrome|disorder) or (disease|syndrome|disorder)", o)
+        if m:
+            out += [f"{m.group(1)} {m.group(2)}", f"{m.group(1)} {m.group(3)}"]
     # "pre-eclampsia" is also written "preeclampsia": add the closed form of hyphenated prefixes
     out += [j for j in (_PREFIX_HYPHEN.sub(r"\1", o) for o in out) if j not in out]
-    return out
+    # "Barré" is mostly typed "Barre"
+    out += [a for a in (unicodedata.normalize("NFKD", o).encode("ascii", "ignore").decode() for o in out)
+            if a not in out and a]
+    return list(dict.fromkeys(out))
 
 
 _PREFIX_HYPHEN = re.compile(r"\b(pre|post|non|anti|hyper|hypo|sub|peri|intra|extra|para|pseudo|re)-(?=[a-z])")
