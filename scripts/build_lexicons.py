@@ -517,7 +517,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 if sub and " " not in sub and sub.isalpha():
                     type_counter[sub] += 1
         ref = (main["See"] or main["SeeAlso"]).strip().lower()
-        if not main["Code"] and ref.startswith(("neoplasm", "table of drugs")):
+        if ref.startswith("table of drugs") or (not main["Code"] and ref.startswith("neoplasm")):
             # morphology terms ("Adenocarcinoma - see also Neoplasm, malignant, by site") and drug-table
             # conditions ("Overdose - see Table of Drugs and Chemicals"): coded through a table, not the index
             for v in vs:
