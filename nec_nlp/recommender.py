@@ -1272,6 +1272,8 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
     lat = (doc.laterality or "").lower()
 
     dkey = frozenset(dwords)
+    intent_said = bool(dwords & {"intentional", "intentionally", "self", "suicide", "suicidal", "assault",
+                                 "undetermined", "overdosed"})
 
     def rank(k: Any) -> tuple[float, int, int]:
         title = _title_content(k.title)
@@ -1282,6 +1284,8 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
         elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
             match -= 0.5  # no side documented: the unspecified-side code
+        if "accidental" in tl and not intent_said:
+            match += 0.5  # guideline I.C.19.e.5.b: intent unknown or unspecified -> accidental
         if k.kind == "nos":
             # an axis nobody documented: the unspecified / NOS child, the one the tabular lists "... NOS" under
             # first ("Leukemia NOS" is C95.90 "not having achieved remission", whose words cost more than
