@@ -1571,9 +1571,12 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
         (axis, ws) for axis, ws in doc.phrases if axis != "context"]
     doc.originals = [mention.text] + [o for (axis, _), o in zip(doc.phrases[1:], doc.originals) if axis != "context"]
     head = doc.head[-1] if doc.head else ""
+    # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
+    # history of coronary artery disease)
+    naming = [w for w in doc.head if w not in ("disease", "disorder", "syndrome", "condition", "problem")][-1:]
     end, used, _ = _walk(cs, base, doc, set())
     code = _hit_code(_follow_see(cs, end, 3)) if end is not base else None
-    if not code or not any(_word_match(head, w) for w in used):
+    if not code or not any(_word_match(n, w) for n in naming for w in used):
         # "stroke without residual deficits" names the condition before its "with(out)"; "cancer" is the
         # entry "malignant neoplasm"
         start = None
