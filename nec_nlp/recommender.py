@@ -394,6 +394,10 @@ _FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", 
                      "end", "induced", "female", "male"})
 
 
+_NERVE_HEADS = frozenset({"neuropathy", "mononeuropathy", "neuritis", "neuralgia", "palsy", "entrapment",
+                          "compression", "lesion"})
+
+
 def _polarity(term: str, connector: str | None) -> bool | None:
     """True for a "with ..." subterm, False for "without ...", None when the subterm states neither."""
     first = (_WORD.findall(term.lower()) or [""])[0]
@@ -464,8 +468,8 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
             hit = next((w for _, ws in avail for w in ws if _term_match(t, w)), None)
             if hit is not None:
                 via_synonym.add(hit)
-        if hit is None and t in _FILLER:
-            continue
+        if hit is None and (t in _FILLER or (t == "nerve" and doc.head and doc.head[-1] in _NERVE_HEADS)):
+            continue  # "median neuropathy" is the index's "Neuropathy, median nerve"
         if hit is None:
             # words already accounted for (the condition itself, "with chronic cholecystitis") may repeat
             if any(_word_match(t, w) for w in used) or any(_word_match(t, w) for w in doc.head):
