@@ -423,6 +423,13 @@ def _sentence_without(mention: Mention) -> str:
     return low
 
 
+_COMMON_QUALIFIERS = frozenset({"benign", "malignant", "primary", "secondary", "congenital", "acquired", "traumatic",
+                                "nontraumatic", "bilateral", "unilateral", "specified", "unspecified", "recurrent",
+                                "chronic", "subacute", "infected", "infective", "complicated", "multiple", "single",
+                                "closed", "displaced", "nondisplaced", "partial", "complete", "simple", "severe",
+                                "moderate", "localized", "generalized", "abnormal", "organic", "functional"})
+
+
 def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None) -> tuple[float, set[str]]:
     """Score how well an index subterm is supported by the documented words not used yet.
 
@@ -444,7 +451,9 @@ def _coverage(term: str, doc: _Doc, used: set[str], connector: str | None = None
         # documented in full is weaker evidence for it
         first = re.sub(r"\([^)]*\)", "", term).split(",")[0]
         words = _content(first)
-        if len(words) >= 2:  # one word before the comma is too little ("benign, intracranial" for "benign")
+        if len(words) >= 2 or (len(words) == 1 and len(words[0]) >= 6 and words[0] not in _COMMON_QUALIFIERS):
+            # one common word before the comma is too little ("benign, intracranial" for "benign"); a rare one
+            # is enough ("pilaris, acquired" for keratosis pilaris)
             got = _coverage_words(words, first, doc, used, connector)
             if got[0] > 0:
                 best = (0.7 * got[0], got[1])
