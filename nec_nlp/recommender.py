@@ -1494,6 +1494,9 @@ def _morphology_code(cs: Any, code: str, doc: _Doc) -> str | None:
     return best[1] if best else None
 
 
+_OWN_MORPHOLOGY = frozenset({"C4A", "C7A", "C7B", "D3A"})
+
+
 def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list[_Cand]:
     behaviour = _neoplasm_behaviour(mention, see)
     cands: list[_Cand] = []
@@ -1798,7 +1801,8 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
                 cands.append(_Cand(own[0], 2.1 - 0.3 * rank, own[1], "index", own[2],
                                    note="the documented detail has its own index entry"))
                 own_obj = cs.get(own[0].rstrip("-"))
-                own_hit = _lookup(cs, own[1]) if doc.other_specified and own_obj is not None \
+                own_hit = _lookup(cs, own[1]) if (doc.other_specified or specificity.verdict == "specific") \
+                    and own_obj is not None \
                     and own_obj.kind == "nos" and "unspecified" in own_obj.title.lower() else None
                 nec = _nec_subterm(cs, own_hit, doc, used1 | set(own[2])) if own_hit is not None else None
                 if nec is not None and _hit_code(nec):
@@ -1845,6 +1849,10 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     for code, score in tab:
         cands.append(_Cand(code, 0.5 * float(score), (), "tabular", extra={"needs_head": True}))
 
+    if any(c.source == "index" and c.score >= 1.0 and c.code[:3] in _OWN_MORPHOLOGY for c in cands):
+        # Merkel cell carcinoma and neuroendocrine (carcinoid) tumors have categories of their own (C4A, C7A,
+        # C7B, D3A) with their own sites: the Table of Neoplasms does not apply
+        cands = [c for c in cands if c.source != "neoplasms"]
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
     leftover = {w for axis, ws in doc.phrases if axis not in ("context", "drug") for w in ws
                 if w not in used and w not in descriptors} if use is None else set()

@@ -44,6 +44,16 @@ def top(out: dict, head: str) -> str:
     ("Asthma, well controlled on inhaler.", "asthma", "J45.909"),
     ("Choledocholithiasis.", "choledocholithiasis", "K80.50"),
     ("Hep C, not on treatment.", "hep c", "B19.20"),
+    # own-morphology categories, nerves, a rare word before a comma, synonyms, intent
+    ("Malignant carcinoid tumor of the ovary.", "carcinoid", "C7A.098"),
+    ("Carcinoid tumor of the appendix.", "carcinoid", "C7A.020"),
+    ("Moderate-to-severe left median neuropathy.", "neuropathy", "G56.12"),
+    ("Keratosis pilaris of the upper arms.", "keratosis", "L85.8"),
+    ("Intracranial aneurysm.", "aneurysm", "I67.1"),
+    ("Infected foreign body, right naris.", "foreign body", "T17.1XXA"),
+    ("Hypothyroidism secondary to radioactive iodine ablation.", "hypothyroidism", "E89.0"),
+    ("Bee sting to the left hand with local swelling, initial encounter.", "sting", "T63.441A"),
+    ("Underdosing of insulin, initial encounter.", "underdosing", "T38.3X6A"),
 ])
 def test_round2_rules(score, text, head, code):
     assert top(score(text), head) == code
