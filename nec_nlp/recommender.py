@@ -889,6 +889,11 @@ def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
                 any(_term_match(t, w) for w in [*doc.head, *doc.detail_words]) or t in _FILLER for t in words):
             named = _Cand(hit_code, 0.0, tuple(sub.path), "index", tuple(words),
                           note="condition in pregnancy coded to chapter 15 first (guideline I.C.15.a.1)")
+            # its documented subterm: "Pregnancy, complicated by, infection, urinary (tract)" for a UTI
+            end, _used, _alts = _walk(cs, target, doc, set(doc.head))
+            deeper = _hit_code(_follow_see(cs, end, 3)) if end is not target else None
+            if deeper:
+                named = replace(named, code=deeper, path=tuple(end.path))
         for lo, hi in _RANGE.findall(getattr(sub, "nonessential", None) or ""):
             if hit_code and lo <= cat <= hi:
                 width = (ord(hi[0]) - ord(lo[0])) * 100 + int(hi[1:]) - int(lo[1:])
@@ -1105,6 +1110,11 @@ def _has_leftover_type(doc: _Doc, used: set[str], cs: Any, hit: Any) -> bool:
         w not in used and w not in descriptors for w in ws) for axis, ws in doc.phrases)
 
 
+_OTHER_GENERIC = frozenset(_stem(w) for w in ("other", "specified", "form", "forms", "type", "types", "disorder",
+                                               "disorders", "condition", "conditions", "disease", "diseases",
+                                               "kind", "kinds", "site", "sites", "in", "of", "and", "with"))
+
+
 def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
     """The "Other ..." code beside an unspecified code (same parent), naming the same condition."""
     if code is None or not code.parent:
@@ -1116,6 +1126,10 @@ def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
             continue
         if k.seventh_char or (head and not any(_word_match(head, t) for t in _content(k.title))):
             continue
+        said = frozenset(set(doc.head) | doc.detail_words)
+        if any(t not in _OTHER_GENERIC and t not in _GENERIC_TITLE and not _matches_any(t, said)
+               for t in _title_content(k.title)):
+            continue  # "Other neurologic disorders in Lyme disease" names a kind nobody documented
         fit, _ = _fit(k, _Cand(k.code, 0.0), doc)
         if best is None or fit > best[0]:
             best = (fit, k)
