@@ -1600,6 +1600,10 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [
         (axis, ws) for axis, ws in doc.phrases if axis != "context"]
     doc.originals = [mention.text] + [o for (axis, _), o in zip(doc.phrases[1:], doc.originals) if axis != "context"]
+    if "basal" in doc.detail_words or any(axis == "site" and _is_skin_site(cs, " ".join(ws))
+                                          for axis, ws in doc.phrases):
+        doc.phrases.append(("site", ["skin"]))  # a basal cell carcinoma, or one of the cheek, is of the skin
+        doc.originals.append("skin")
     head = doc.head[-1] if doc.head else ""
     # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
     # history of coronary artery disease)
