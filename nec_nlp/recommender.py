@@ -889,11 +889,6 @@ def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
                 any(_term_match(t, w) for w in [*doc.head, *doc.detail_words]) or t in _FILLER for t in words):
             named = _Cand(hit_code, 0.0, tuple(sub.path), "index", tuple(words),
                           note="condition in pregnancy coded to chapter 15 first (guideline I.C.15.a.1)")
-            # its documented subterm: "Pregnancy, complicated by, infection, urinary (tract)" for a UTI
-            end, _used, _alts = _walk(cs, target, doc, set(doc.head))
-            deeper = _hit_code(_follow_see(cs, end, 3)) if end is not target else None
-            if deeper:
-                named = replace(named, code=deeper, path=tuple(end.path))
         for lo, hi in _RANGE.findall(getattr(sub, "nonessential", None) or ""):
             if hit_code and lo <= cat <= hi:
                 width = (ord(hi[0]) - ord(lo[0])) * 100 + int(hi[1:]) - int(lo[1:])
@@ -1110,11 +1105,6 @@ def _has_leftover_type(doc: _Doc, used: set[str], cs: Any, hit: Any) -> bool:
         w not in used and w not in descriptors for w in ws) for axis, ws in doc.phrases)
 
 
-_OTHER_GENERIC = frozenset(_stem(w) for w in ("other", "specified", "form", "forms", "type", "types", "disorder",
-                                               "disorders", "condition", "conditions", "disease", "diseases",
-                                               "kind", "kinds", "site", "sites", "in", "of", "and", "with"))
-
-
 def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
     """The "Other ..." code beside an unspecified code (same parent), naming the same condition."""
     if code is None or not code.parent:
@@ -1126,10 +1116,6 @@ def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
             continue
         if k.seventh_char or (head and not any(_word_match(head, t) for t in _content(k.title))):
             continue
-        said = frozenset(set(doc.head) | doc.detail_words)
-        if any(t not in _OTHER_GENERIC and t not in _GENERIC_TITLE and not _matches_any(t, said)
-               for t in _title_content(k.title)):
-            continue  # "Other neurologic disorders in Lyme disease" names a kind nobody documented
         fit, _ = _fit(k, _Cand(k.code, 0.0), doc)
         if best is None or fit > best[0]:
             best = (fit, k)
@@ -1600,10 +1586,6 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [
         (axis, ws) for axis, ws in doc.phrases if axis != "context"]
     doc.originals = [mention.text] + [o for (axis, _), o in zip(doc.phrases[1:], doc.originals) if axis != "context"]
-    if "basal" in doc.detail_words or any(axis == "site" and _is_skin_site(cs, " ".join(ws))
-                                          for axis, ws in doc.phrases):
-        doc.phrases.append(("site", ["skin"]))  # a basal cell carcinoma, or one of the cheek, is of the skin
-        doc.originals.append("skin")
     head = doc.head[-1] if doc.head else ""
     # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
     # history of coronary artery disease)
