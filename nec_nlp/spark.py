@@ -129,9 +129,13 @@ def score(
 
         key = F.trim(F.col(f"`{id_col}`").cast("string"))
         order = "__nec_nlp_order"
+        # the window's shuffle may be coalesced by adaptive query execution into one partition (a small export
+        # then runs on one core): spread the rows again over the input's partitions, at least one per core
+        parts = max(df.rdd.getNumPartitions(), df.sparkSession.sparkContext.defaultParallelism)
         df = (df.withColumn(order, F.monotonically_increasing_id())
               .withColumn(_DUP_COL, F.row_number().over(Window.partitionBy(key).orderBy(order)) == 1)
-              .drop(order))
+              .drop(order)
+              .repartition(parts))
     func = partial(
         _score_partition,
         factory=scorer_factory or default_factory,

@@ -142,3 +142,16 @@ def test_spark_batch_and_score_json_give_identical_codes(spark, tmp_path, projec
         spark_result = json.loads(s["result"])
         assert [m["codes"] for m in b["mentions"]] == [m["codes"] for m in spark_result["mentions"]] \
             == [m["codes"] for m in cli["mentions"]]
+
+
+def test_spark_duplicate_check_keeps_the_rows_spread_over_the_cores(spark):
+    """The duplicate-id window shuffles; adaptive execution may coalesce a small export into one partition, which
+    would score it on one core. The rows must come out of at least as many partitions as the session has cores."""
+    from pyspark.sql import functions as F
+
+    from nec_nlp.spark import score
+
+    rows = [(f"n{i}", "word " * (i % 7 + 1)) for i in range(40)]
+    df = spark.createDataFrame(rows, "note_id string, text string").repartition(2)
+    out = score(df, scorer_factory=fake_factory).select(F.spark_partition_id().alias("p"))
+    assert out.distinct().count() >= min(2, spark.sparkContext.defaultParallelism)
