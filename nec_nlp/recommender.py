@@ -728,52 +728,58 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     variants = [words]
     if head in _EPONYM_HEADS:  # "Kawasaki disease" is the index's "Kawasaki's syndrome"
         variants += [words[:-1] + [alt] for alt in sorted(_EPONYM_HEADS - {head})]
-    for words in variants:
-        head = words[-1]
-        n = len(words)
-        spans = sorted(((i, j) for i in range(n) for j in range(i + 1, n + 1)), key=lambda ij: -(ij[1] - ij[0]))
-        for i, j in spans:
-            if found and j - i < max(f[0] for f in found):
-                break
-            phrase = " ".join(words[i:j])
-            try:
-                hits = _index_search(cs, phrase)
-            except Exception:  # noqa: BLE001
-                hits = []
-            for h in hits:
-                key = tuple(h.path)
-                if (key, getattr(h, "row", None)) in seen:
-                    continue
-                if len(key) > 3:
-                    continue
-                pw: list[str] = []
-                lenient = 0
-                for n_part, part in enumerate(key):
-                    alts = [a for a in _alternatives(part) if all(any(_word_match(p, w) for w in words) for p in a)]
-                    if not alts and n_part == 0 and len(key) == 1 and "," in part:
-                        # "Fracture, traumatic": the main word alone, ranked after entries matched in full
-                        alts = [a for a in [_content(part.split(",")[0])] if a and all(
-                            any(_word_match(p, w) for w in words) for p in a)]
-                        lenient = 1
-                    if not alts:
-                        pw = []
-                        break
-                    pw.extend(max(alts, key=len))
-                if not pw:
-                    continue
-                consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
-                # nonessential modifiers ("Diabetes (mellitus)") help rank the entry but stay free for subterms
-                noness = _content(getattr(h, "nonessential", None) or "")
-                n_free = sum(1 for w in words if w not in consumed and any(_word_match(p, w) for p in noness))
-                if not any(_word_match(p, head) for p in _content(key[0]) + noness) and head not in consumed:
-                    continue
-                seen.add((key, getattr(h, "row", None)))
-                found.append((j - i, len(consumed) + n_free, h, consumed, lenient))
+    for variant in variants:
+        _search_main_terms(cs, variant, found, seen)
     found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     strict = [f for f in found if not f[4]]
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
         found.sort(key=lambda f: -len(_subterms(cs, f[2].path)))
     return [(h, consumed) for _, _, h, consumed, _ in found]
+
+
+def _search_main_terms(cs: Any, words: list[str], found: list[Any], seen: set[Any]) -> None:
+    """Index entries for every contiguous word sequence of ``words``, longest first, appended to ``found`` as
+    (span length, words consumed, hit, consumed words, lenient); see :func:`_main_terms`."""
+    head = words[-1]
+    n = len(words)
+    spans = sorted(((i, j) for i in range(n) for j in range(i + 1, n + 1)), key=lambda ij: -(ij[1] - ij[0]))
+    for i, j in spans:
+        if found and j - i < max(f[0] for f in found):
+            break
+        phrase = " ".join(words[i:j])
+        try:
+            hits = _index_search(cs, phrase)
+        except Exception:  # noqa: BLE001
+            hits = []
+        for h in hits:
+            key = tuple(h.path)
+            if (key, getattr(h, "row", None)) in seen:
+                continue
+            if len(key) > 3:
+                continue
+            pw: list[str] = []
+            lenient = 0
+            for n_part, part in enumerate(key):
+                alts = [a for a in _alternatives(part) if all(any(_word_match(p, w) for w in words) for p in a)]
+                if not alts and n_part == 0 and len(key) == 1 and "," in part:
+                    # "Fracture, traumatic": the main word alone, ranked after entries matched in full
+                    alts = [a for a in [_content(part.split(",")[0])] if a and all(
+                        any(_word_match(p, w) for w in words) for p in a)]
+                    lenient = 1
+                if not alts:
+                    pw = []
+                    break
+                pw.extend(max(alts, key=len))
+            if not pw:
+                continue
+            consumed = {w for w in words if any(_word_match(p, w) for p in pw)}
+            # nonessential modifiers ("Diabetes (mellitus)") help rank the entry but stay free for subterms
+            noness = _content(getattr(h, "nonessential", None) or "")
+            n_free = sum(1 for w in words if w not in consumed and any(_word_match(p, w) for p in noness))
+            if not any(_word_match(p, head) for p in _content(key[0]) + noness) and head not in consumed:
+                continue
+            seen.add((key, getattr(h, "row", None)))
+            found.append((j - i, len(consumed) + n_free, h, consumed, lenient))
 
 
 def _index_words(cs: Any, words: list[str]) -> list[str]:
@@ -1583,9 +1589,10 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     if base is None:
         return ()
     doc = _documented(mention)
-    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [
-        (axis, ws) for axis, ws in doc.phrases if axis != "context"]
-    doc.originals = [mention.text] + [o for (axis, _), o in zip(doc.phrases[1:], doc.originals) if axis != "context"]
+    # the condition's own words lead the walk; the sentence around a history is no evidence for its code
+    kept = [(phrase, said) for phrase, said in zip(doc.phrases, doc.originals) if phrase[0] != "context"]
+    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [phrase for phrase, _ in kept]
+    doc.originals = [mention.text] + [said for _, said in kept]
     head = doc.head[-1] if doc.head else ""
     # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
     # history of coronary artery disease)
@@ -1597,7 +1604,7 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
         # entry "malignant neoplasm"
         start = None
         if any(head.startswith(k) for k in ("cancer", "carcinom", "malignan")):
-            start = _lookup(cs, [*base.path, "malignant neoplasm"]) or _lookup(cs, [*base.path, "malignant neoplasm (of)"])
+            start = _lookup(cs, [*base.path, "malignant neoplasm"])
         for sub in (() if start is not None else _subterms(cs, base.path)):
             stem = _content(re.split(r"\s+(?:without|with)\b|,", _last(sub))[0])
             if stem and all(any(_word_match(t, w) for w in doc.head) for t in stem):
