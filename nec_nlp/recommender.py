@@ -1461,7 +1461,8 @@ def _site_phrases(mention: Mention, doc: _Doc) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-_SIDES = frozenset({"left", "right", "bilateral", "skin"})
+# words of a site phrase that name no site of the Table of Neoplasms by themselves
+_NO_TABLE_SITE = frozenset({"left", "right", "bilateral", "skin"})
 # histology words, never a site of the Table of Neoplasms ("Basal" tagged as a site of a basal cell carcinoma)
 _HISTOLOGY = frozenset({"basal", "squamous", "cell", "merkel", "ductal", "lobular", "papillary", "follicular",
                         "medullary", "transitional", "neuroendocrine", "carcinoid", "adenoid", "cystic", "mucinous",
@@ -1519,7 +1520,7 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
         said = said | {"skin"}
     morphology = set(doc.head) | _HISTOLOGY
     for i, site in enumerate(phrases):
-        if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) or w in morphology or w in _SIDES
+        if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) or w in morphology or w in _NO_TABLE_SITE
                for w in _content(site)):
             continue  # "Metastatic", "Basal" or "Squamous cell carcinoma" tagged as a site: behaviour, not where
         try:
