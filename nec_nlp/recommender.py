@@ -477,8 +477,9 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
             hit = next((w for _, ws in avail for w in ws if _term_match(t, w)), None)
             if hit is not None:
                 via_synonym.add(hit)
-        if hit is None and (t in _FILLER or (t == "nerve" and doc.head and doc.head[-1] in _NERVE_HEADS)):
-            continue  # "median neuropathy" is the index's "Neuropathy, median nerve"
+        if hit is None and (t in _FILLER or (t == "nerve" and doc.head and doc.head[-1] in _NERVE_HEADS)
+                            or (t in ("bone", "bones") and len(tw) > 1)):
+            continue  # "median neuropathy" is the index's "Neuropathy, median nerve"; "metatarsal" its "metatarsal bone"
         if hit is None:
             # words already accounted for (the condition itself, "with chronic cholecystitis") may repeat
             if any(_word_match(t, w) for w in used) or any(_word_match(t, w) for w in doc.head):
@@ -1467,6 +1468,7 @@ _NO_TABLE_SITE = frozenset({"left", "right", "bilateral", "skin"})
 _HISTOLOGY = frozenset({"basal", "squamous", "cell", "merkel", "ductal", "lobular", "papillary", "follicular",
                         "medullary", "transitional", "neuroendocrine", "carcinoid", "adenoid", "cystic", "mucinous",
                         "serous", "clear", "spindle", "invasive", "infiltrating"})
+_SKIN_HISTOLOGY = frozenset({"squamous", "basal", "keratinocyte"})
 _UNSPECIFIED_MORPHOLOGY = frozenset({"unspecified", "malignant", "neoplasm", "of"})
 
 
@@ -1514,12 +1516,23 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
     phrases = list(dict.fromkeys(v for p in phrases for v in (p, " ".join(
         _INDEX_SYNONYMS.get(_stem(w), (w,))[0] for w in _WORD.findall(p.lower())))))
     low = (mention.sentence or "").lower()
+    skin_variant: dict[str, str] = {}
     if "skin" in _WORD.findall(see.lower()):
         # "Dermatofibroma - see Neoplasm, skin, benign": the documented site is a site of the skin
         phrases = [v for p in phrases for v in ((f"skin {p}", p) if "skin" not in p.lower() else (p,))]
         said = said | {"skin"}
+    elif said & _SKIN_HISTOLOGY:
+        # a squamous or basal cell carcinoma of the cheek is of its skin: the "skin" site is tried beside the
+        # bare one, which the Table sends to the ill-defined sites (cheek C76.0)
+        skin_variant = {f"skin {p}": p for p in phrases if "skin" not in p.lower()}
+        phrases = [v for p in phrases for v in ((p, f"skin {p}") if "skin" not in p.lower() else (p,))]
     morphology = set(doc.head) | _HISTOLOGY
+    bare_codes: dict[str, str] = {}
     for i, site in enumerate(phrases):
+        bare = skin_variant.get(site) if said & _SKIN_HISTOLOGY and "skin" not in _WORD.findall(see.lower()) \
+            else None
+        if bare is not None and not bare_codes.get(bare, "C76").startswith("C76"):
+            continue  # the bare site is in the Table (larynx C32.9): a carcinoma there, not of the skin
         if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) or w in morphology or w in _NO_TABLE_SITE
                for w in _content(site)):
             continue  # "Metastatic", "Basal" or "Squamous cell carcinoma" tagged as a site: behaviour, not where
@@ -1532,6 +1545,7 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
             exact = bool(getattr(nc, "exact_site", True))
             # printed as a subcategory ("skin, shoulder" D23.6-): the documented side chooses the code later
             code = printed if printed and cs.get(printed) is not None else nc.code
+            bare_codes[site] = code
             morph = _morphology_code(cs, code, doc)
             if morph is not None:
                 code = morph
@@ -1791,8 +1805,10 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
                     if code2 and (not end_code or len(_unused_details(doc, used2)) < len(unused)):
                         end, used1, alts, end_code = end2, used2 - (used_t - used0), alts2, code2
             path = tuple(end.path)
-            neo = [x or "" for x in (getattr(end, "see", None), getattr(main, "see", None),
-                                     getattr(main, "see_also", None), main.path[0])]
+            # "basal cell (pigmented) (see also Neoplasm, skin, malignant)": a reference inside the modifiers
+            noness = re.search(r"see\s+also\s+(neoplasm[^)]*)", getattr(end, "nonessential", None) or "", re.I)
+            neo = [x or "" for x in (getattr(end, "see", None), noness.group(1) if noness else None,
+                                     getattr(main, "see", None), getattr(main, "see_also", None), main.path[0])]
             neo_see = next((x for x in neo if "neoplasm" in x.lower()), None)
             if neo_see is not None and not any(c.source == "neoplasms" for c in cands):
                 cands.extend(_neoplasm_candidates(cs, mention, doc, neo_see))

@@ -81,7 +81,7 @@ GENERIC_HEADS = {
     "abnormality", "anomaly", "complication", "defect", "dysfunction", "reaction", "pain", "effect",
 }
 # Conditions the stop list removes as single words but whose clinical use is unambiguous.
-CONDITION_KEEP = {"stroke", "gangrene", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
+CONDITION_KEEP = {"stroke", "gangrene", "tear", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
                   "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
                   "sickness", "tumor", "lupus", "trauma", "defect"}
 EXTERNAL_STOP = {"activity", "change", "complication", "contact", "disease", "effect", "exposure", "failure",
@@ -493,6 +493,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     type_counter: Counter[str] = Counter()
     see_refs: list[tuple[list[str], str]] = []
     main_terms: set[str] = set()  # multiword main terms (Level 0): lexicalised names, their body words no SITE
+    inversions: list[tuple[str, str]] = []  # (coded level-1 subterm, main term)
     for main, children in blocks:
         title = main["Term"]
         see_condition = main["See"].strip().lower() == "condition" or main["SeeAlso"].strip().lower() == "condition"
@@ -500,6 +501,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if not vs:
             continue
         main_terms.update(v for v in vs if " " in v)
+        # "Arrest - sinus I45.5": a level-1 subterm with a code of its own names a disorder with the main term
+        # ("sinus arrest", "epiretinal membrane"), whether or not the tabular words it so; filtered below
+        for c in children:
+            if c["Level"] == "1" and c["Code"] and c["Code"][0] not in "ZVWXY":
+                sub = clean(c["Term"])
+                if re.fullmatch(r"[a-z][a-z-]+( [a-z][a-z-]+)?", sub) and sub.split()[0] not in INVERSION_LEAD_NOT:
+                    inversions.append((sub, vs[0]))
         if see_condition:
             for v in vs:
                 if v in neo:
@@ -629,7 +637,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
     _, substance_names = drug_table_substances(drug_path)
     for t in list(conditions):
-        if (t in neo or (t.endswith("s") and t[:-1] in neo) or t in substance_names or t in sites
+        if (t in neo or (t.endswith("s") and t[:-1] in neo) or (t in substance_names and t not in CONDITION_KEEP)
+                or t in sites
                 or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
             del conditions[t]
@@ -660,6 +669,21 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     for c in compounds:
         conditions.setdefault(c, "tabular site + condition compound")
     cause_terms = orgs | CAUSE_WORDS | {e for e in externals if e not in conditions and e not in sites}
+
+    # coded subterm + main term ("sinus arrest", "epiretinal membrane"), unless the main term is an adjective
+    # ("Elevated - lipoprotein"), the subterm a qualifier, cause or organism (extracted apart: "acute" +
+    # "cystitis"), or a body part that the main term is said of ("femur" + "fracture": SITE + CONDITION; a body
+    # word is kept only under a heading word that is no condition by itself: "sinus arrest")
+    for sub, main_v in inversions:
+        cand = f"{sub} {main_v}"
+        first = sub.split()[0]
+        body = sub in sites or first in sites or sub in neo or first in neo
+        if (cand in conditions or " " in main_v or re.search(ADJECTIVE, main_v) or first in types
+                or first in TYPE_WORDS_HINT or sub in cause_terms or first in orgs or sub in conditions
+                or (body and (main_v in conditions or main_v in GENERIC_HEADS | CONDITION_KEEP))
+                or main_v in SITE_MAIN_TERMS or first in CONDITION_STOP):
+            continue
+        conditions[cand] = "index coded subterm + main term"
 
     drug_rows, pkl_path = drugs_from_package()
     drug_terms = {r["term"] for r in drug_rows}
@@ -791,6 +815,11 @@ NOT_PREDICATIVE = {"unspecified", "unilateral", "previous", "physical", "materna
                    "myocardial", "thymic", "sinoatrial", "hernial", "rectal", "retinal", "fecal", "increased",
                    "mosaic", "perverted", "weathered", "cephal", "vestigial", "neuronal", "metabolic", "nutritional",
                    "psychiatric", "exhaustive", "destructive", "arrested", "crushed", "twisted"}
+# Words that open a level-1 subterm clause or a non-disorder reading ("Arrest - cardiac" is kept; "Disease - of
+# heart", "Pain - due to device", "Failure - to thrive" are not "X main-term" names).
+INVERSION_LEAD_NOT = {"with", "without", "due", "in", "of", "following", "to", "by", "on", "and", "or", "see",
+                      "specified", "other", "unspecified", "nec", "nos", "from", "after", "during", "not", "as",
+                      "at", "affecting", "involving", "newborn", "fetus", "maternal", "complicating", "history"}
 SITE_MAIN_TERMS = {"pain", "contusion", "laceration", "abrasion", "sprain", "wound", "blister", "puncture"}
 ADJECTIVE = r"(al|ic|ous|ive|ed|ent|ant|ar|ary|oid|ile|ing|ful|less|ial)$"
 ORGANISM = (r"(coccus|cocci|bacter|ella|virus|viruses|monas|bacillus|bacilli|bacterium|bacteria|myces|plasma|"

@@ -454,10 +454,14 @@ _HYPHENED = re.compile(r"^[a-z]+(?:(?: |-)[a-z]+|'s)*$")
 _HYPHEN_TOKENS = re.compile(r"[a-z]+|-|'s")
 
 
+# Condition words whose plural names something else ("artificial tears" are eye drops)
+_NO_PLURAL = frozenset({"tear"})
+
+
 def _plural(term: str, min_len: int = 4) -> Optional[str]:
     words = term.split()
     last = words[-1]
-    if not last.isalpha() or len(last) < min_len or last.endswith(("us", "is", "ae", "es")):
+    if last in _NO_PLURAL or not last.isalpha() or len(last) < min_len or last.endswith(("us", "is", "ae", "es")):
         return None
     if last.endswith("y") and last[-2] not in "aeiou":
         last = last[:-1] + "ies"
