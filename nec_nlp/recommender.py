@@ -158,7 +158,9 @@ def _word_match(a: str, b: str) -> bool:
 _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "distal": ("lower",), "proximal": ("upper",), "partial": ("incomplete",), "partially": ("incomplete",),
     "full": ("complete",), "total": ("complete",), "coli": ("colon", "large", "intestine"),
-    "colonic": ("colon",), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
+    "colonic": ("colon", "large", "intestine"), "colon": ("large", "intestine"),
+    "sigmoid": ("colon", "large", "intestine"), "cecum": ("large", "intestine"), "cecal": ("cecum", "large"),
+    "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
     "cerebral": ("brain",), "cervical": ("cervix",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",),
     "dermal": ("skin",), "pancreatic": ("pancreas",), "rectal": ("rectum",), "esophageal": ("esophagus",),
@@ -478,8 +480,10 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
             if hit is not None:
                 via_synonym.add(hit)
         if hit is None and (t in _FILLER or (t == "nerve" and doc.head and doc.head[-1] in _NERVE_HEADS)
-                            or (t in ("bone", "bones") and len(tw) > 1)):
-            continue  # "median neuropathy" is the index's "Neuropathy, median nerve"; "metatarsal" its "metatarsal bone"
+                            or (t in ("bone", "bones") and len(tw) > 1) or (t == "coli" and "escherichia" in tw)):
+            # "median neuropathy" is the index's "Neuropathy, median nerve"; "metatarsal" its "metatarsal bone"; the
+            # species of E. coli was dropped from the documented words (no "colon") but belongs to its genus
+            continue
         if hit is None:
             # words already accounted for (the condition itself, "with chronic cholecystitis") may repeat
             if any(_word_match(t, w) for w in used) or any(_word_match(t, w) for w in doc.head):
@@ -756,8 +760,8 @@ def _search_main_terms(cs: Any, words: list[str], found: list[Any], seen: set[An
             key = tuple(h.path)
             if (key, getattr(h, "row", None)) in seen:
                 continue
-            if len(key) > 3:
-                continue
+            if len(key) > 3 or any(w in _POPULATION and w not in words for part in key for w in _content(part)):
+                continue  # "Stroke, ischemic, perinatal arterial" is no adult's ischemic stroke
             pw: list[str] = []
             lenient = 0
             for n_part, part in enumerate(key):
@@ -781,6 +785,14 @@ def _search_main_terms(cs: Any, words: list[str], found: list[Any], seen: set[An
                 continue
             seen.add((key, getattr(h, "row", None)))
             found.append((j - i, len(consumed) + n_free, h, consumed, lenient))
+            if len(key) == 1:
+                # a main term printed twice ("Cancer - see also Neoplasm" and "Cancer(o)phobia" read as "Cancer"):
+                # its twin, which a search for the longer phrase may have ranked out
+                for twin in _index_search(cs, key[0]):
+                    tk = (tuple(twin.path), getattr(twin, "row", None))
+                    if tuple(twin.path) == key and tk not in seen:
+                        seen.add(tk)
+                        found.append((j - i, len(consumed) + n_free, twin, consumed, lenient))
 
 
 def _index_words(cs: Any, words: list[str]) -> list[str]:
@@ -918,7 +930,8 @@ def _sibling_for_leftover(cs: Any, main: Any, doc: _Doc, used: set[str], base: s
     root = _lookup(cs, list(main.path[:1])) or main
     best: tuple[float, Any, set[str]] | None = None
     for sub, conn in _flat_subterms(cs, root.path):
-        if conn is not None or len(sub.path) != 2:
+        if conn is not None or len(sub.path) != 2 or any(
+                w in _POPULATION and not _heading_documented(w, doc, used) for w in _content(_last(sub))):
             continue
         score, matched = _coverage(_last(sub), doc, used, conn)
         if score > 0 and matched and matched <= leftover and (best is None or score > best[0]):
