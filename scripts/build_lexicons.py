@@ -634,6 +634,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if joined != t and all(w in vocabulary for w in joined.split()):  # a written word: "posttraumatic"
             conditions.setdefault(joined, src)
 
+    # "sickle-cell disease" is written "sickle cell disease" as often: the open form of a hyphenated compound
+    for t, src in list(conditions.items()):
+        opened = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
+        if (opened != t and " " in t and t.split()[-1] in heads - {"accident"} and "-" not in t.split()[-1]
+                and not _PREFIX_HYPHEN.search(t) and all(w in vocabulary for w in opened.split())):
+            conditions.setdefault(opened, src)
+
     # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
     _, substance_names = drug_table_substances(drug_path)
     for t in list(conditions):
