@@ -160,6 +160,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "full": ("complete",), "total": ("complete",), "coli": ("colon", "large", "intestine"),
     "colonic": ("colon", "large", "intestine"), "colon": ("large", "intestine"),
     "sigmoid": ("colon", "large", "intestine"), "cecum": ("large", "intestine"), "cecal": ("cecum", "large"),
+    "lumbar": ("low", "back"), "hamstring": ("muscle", "thigh"), "quadriceps": ("muscle", "thigh"),
     "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
     "cerebral": ("brain",), "cervical": ("cervix",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",),
@@ -1307,12 +1308,18 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
     dkey = frozenset(dwords)
     intent_said = bool(dwords & {"intentional", "intentionally", "self", "suicide", "suicidal", "assault",
                                  "undetermined", "overdosed"})
+    # words documented as present (not in a "without ..." / "no ..." phrase, nor sentence context)
+    affirmed = frozenset(set(doc.head) | {w for i, (axis, ws) in enumerate(doc.phrases)
+                                          if i not in doc.negative and axis != "context" for w in ws})
 
     def rank(k: Any) -> tuple[float, int, int]:
         title = _title_content(k.title)
         tl = k.title.lower()
         hits = sum(1 for t in title if _matches_any(t, dkey))
         match = hits - 0.1 * (len(title) - hits)
+        # a title denying what was documented ("not having achieved remission" for a leukemia in remission)
+        denied = {_stem(w) for seg in re.findall(r"\b(?:not|without|no)\b([^,]*)", tl) for w in _WORD.findall(seg)}
+        match -= 2.5 * sum(1 for t in denied - _STOP if _matches_any(t, affirmed))
         if lat:
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
         elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
@@ -1442,7 +1449,9 @@ def _neoplasm_behaviour(mention: Mention, see: str) -> str:
     sent = (mention.sentence or "").lower()
     at = sent.find(mention.text.lower())
     lead = re.split(r"[.;:,()]", sent[:at])[-1] if at > 0 else ""  # "Metastatic carcinoma to the liver"
-    text = " ".join([lead, mention.text, *mention.details.type, *mention.details.site,
+    # "Carcinoma in situ of the cervix": the words after the mention up to its site
+    tail = re.split(r"[.;:,()]|\b(?:of|to|with)\b", sent[at + len(mention.text):])[0] if at >= 0 else ""
+    text = " ".join([lead, mention.text, tail, *mention.details.type, *mention.details.site,
                      *mention.details.cause]).lower()
     for keys, b in _NEOPLASM_BEHAVIOUR:
         if any(k in text for k in keys):

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Index main terms that are ordinary words or encounter reasons rather than disorders (the Z-code filter below
 # removes most encounter terms; these are the common words it cannot see).
 CONDITION_STOP = {
+    "anastomosis",
     "history", "status", "death", "problem", "examination", "admission", "observation", "encounter", "care", "test",
     "screening", "counseling", "follow-up", "presence", "absence", "use", "user", "exposure", "person", "left",
     "right", "change", "changes", "finding", "findings", "abnormal", "abnormality", "disease", "disorder",
@@ -81,7 +82,7 @@ GENERIC_HEADS = {
     "abnormality", "anomaly", "complication", "defect", "dysfunction", "reaction", "pain", "effect",
 }
 # Conditions the stop list removes as single words but whose clinical use is unambiguous.
-CONDITION_KEEP = {"stroke", "gangrene", "tear", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
+CONDITION_KEEP = {"stroke", "gangrene", "tear", "burn", "bite", "strain", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
                   "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
                   "sickness", "tumor", "lupus", "trauma", "defect"}
 EXTERNAL_STOP = {"activity", "change", "complication", "contact", "disease", "effect", "exposure", "failure",
@@ -535,7 +536,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if main["See"] and not codes:  # pure cross-reference: resolved after the first pass
             see_refs.append((vs, main["See"]))
             continue
-        if z_share > 0.5 and not (main["Code"] and main["Code"][0] not in "ZVWXY"):  # "History", not "COVID-19"
+        if not codes and main["SeeAlso"] and any(" " not in v and DISEASE_SUFFIX.search(v) for v in vs):
+            # "Nephrolithiasis - see also Calculus, kidney" (no code of its own): a synonym of a condition
+            see_refs.append(([v for v in vs if DISEASE_SUFFIX.search(v)], main["SeeAlso"]))
+            continue
+        if (z_share > 0.5 and not (main["Code"] and main["Code"][0] not in "ZVWXY")  # "History", not "COVID-19"
+                and not set(vs) & CONDITION_KEEP):  # "Strain" lists "mental strain" Z73.3 beside its sprains
             continue
         # "Erythema, erythematous": the adjective names the finding when said of a body part ("is erythematous")
         for p in [clean(x) for x in title.split(",")[1:]]:
@@ -549,7 +555,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 # resolved with the pure cross-references below
                 see_refs.append(([v], main["See"]))
             elif (not main["Code"] and v not in CONDITION_KEEP and not site_organised(children, neo)
-                  and head_counts.get(v, 0) < 2):
+                  and head_counts.get(v, 0) < 2 and not (" " not in v and DISEASE_SUFFIX.search(v))):
                 head_nouns.add(v)  # a heading word ("Blood", "Weight", "Positive"): heads multiword forms only
             elif len(v) > 2 and (not re.search(r"\d", v) or re.fullmatch(r"[a-z]+-\d+", v)) and len(v.split()) <= 4:
                 conditions.setdefault(v, "index main term")  # "covid-19" is a name, not a number
@@ -822,6 +828,10 @@ NOT_PREDICATIVE = {"unspecified", "unilateral", "previous", "physical", "materna
                    "myocardial", "thymic", "sinoatrial", "hernial", "rectal", "retinal", "fecal", "increased",
                    "mosaic", "perverted", "weathered", "cephal", "vestigial", "neuronal", "metabolic", "nutritional",
                    "psychiatric", "exhaustive", "destructive", "arrested", "crushed", "twisted"}
+# A single word with a disease-forming suffix names a disorder even when its main term only refers elsewhere or
+# lists kinds ("Nephrolithiasis - see also Calculus, kidney", "Fibroadenoma - see Neoplasm, benign, by site").
+DISEASE_SUFFIX = re.compile(r"(iasis|itis|osis|oma|emia|pathy|algia|plasia|trophy|rrhea|rrhage|cele|ectasis)$")
+
 # Words that open a level-1 subterm clause or a non-disorder reading ("Arrest - cardiac" is kept; "Disease - of
 # heart", "Pain - due to device", "Failure - to thrive" are not "X main-term" names).
 INVERSION_LEAD_NOT = {"with", "without", "due", "in", "of", "following", "to", "by", "on", "and", "or", "see",
