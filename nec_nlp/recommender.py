@@ -150,7 +150,11 @@ def _word_match(a: str, b: str) -> bool:
     if n < 5 or abs(len(a) - len(b)) > 2:  # "lymph" is no "lymphoma"
         return False
     k = max(5, n - 2)
-    return a[:k] == b[:k]
+    return a[:k] == b[:k] and frozenset((a, b)) not in _FALSE_FRIENDS
+
+
+# words that share a 5-letter stem but not a meaning ("tibial plateau" is no "plate" of a prosthesis)
+_FALSE_FRIENDS = frozenset({frozenset(("plate", "plateau"))})
 
 
 # Words the Alphabetic Index uses for what notes usually say (documented word -> index words). A coder reads
@@ -160,6 +164,11 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "full": ("complete",), "total": ("complete",), "coli": ("colon", "large", "intestine"),
     "colonic": ("colon", "large", "intestine"), "colon": ("large", "intestine"),
     "sigmoid": ("colon", "large", "intestine"), "cecum": ("large", "intestine"), "cecal": ("cecum", "large"),
+    # bone adjectives: the index lists the bone ("Fracture, traumatic > femur > shaft" for a femoral shaft)
+    "femoral": ("femur",), "tibial": ("tibia",), "fibular": ("fibula",), "humeral": ("humerus",),
+    "radial": ("radius",), "ulnar": ("ulna",), "clavicular": ("clavicle",), "patellar": ("patella",),
+    "scapular": ("scapula",), "vertebral": ("vertebra",), "calcaneal": ("calcaneus",), "sternal": ("sternum",),
+    "mandibular": ("mandible",), "pelvic": ("pelvis",), "acetabular": ("acetabulum",),
     "lumbar": ("low", "back"), "hamstring": ("muscle", "thigh"), "quadriceps": ("muscle", "thigh"),
     "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),

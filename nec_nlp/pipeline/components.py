@@ -819,14 +819,16 @@ class DetailLinker:
         for ent in ents:
             if ent.text.lower().startswith("allerg"):
                 self._allergy(doc, ent, sid, bounds, at, links[_key(ent)])
-        # encounter: applies to the conditions before it in its sentence
+        # encounter: applies to the conditions before it in its sentence, and to those after it too when it
+        # says what the encounter is for ("Subsequent encounter for right radius fracture with routine healing")
         for c in cands:
             if c.label_ != "ENCOUNTER":
                 continue
             word = c.text.lower().split()[0]
             enc = "sequela" if word.startswith("sequela") else word
+            ahead = c.end < len(doc) and doc[c.end].lower_ in ("for", "of")
             for ent in doc.ents:
-                if ent.end <= c.start and sid[ent.start] == sid[c.start]:
+                if sid[ent.start] == sid[c.start] and (ahead or ent.end <= c.start):
                     links[_key(ent)]["encounter"] = enc
         doc._.nec_links = links
         seen: set = set()
