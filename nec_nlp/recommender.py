@@ -61,7 +61,7 @@ _NEGATORS = frozenset({"without", "no", "non", "not"})
 # Modifiers that describe extent or course rather than a coded type: left over, they do not call for an NEC code.
 _DESCRIPTOR_WORDS = ("generalized generalised localized localised diffuse widespread extensive multiple "
                      "new recent ongoing persistent mild moderate severe significant small large acquired "
-                     "community displaced nondisplaced stable improving worsening resolving refractory "
+                     "community displaced nondisplaced closed open stable improving worsening resolving refractory "
                      "apparently well controlled symptomatic known").split()
 _GENERIC_DRUG = frozenset(
     "drug drugs medication medications medicine medicines medicament medicaments agent agents substance "
@@ -165,7 +165,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "colonic": ("colon", "large", "intestine"), "colon": ("large", "intestine"),
     "sigmoid": ("colon", "large", "intestine"), "cecum": ("large", "intestine"), "cecal": ("cecum", "large"),
     # bone adjectives: the index lists the bone ("Fracture, traumatic > femur > shaft" for a femoral shaft)
-    "femoral": ("femur",), "tibial": ("tibia",), "fibular": ("fibula",), "humeral": ("humerus",),
+    "tibial": ("tibia",), "fibular": ("fibula",), "humeral": ("humerus",),
     "radial": ("radius",), "ulnar": ("ulna",), "clavicular": ("clavicle",), "patellar": ("patella",),
     "scapular": ("scapula",), "vertebral": ("vertebra",), "calcaneal": ("calcaneus",), "sternal": ("sternum",),
     "mandibular": ("mandible",), "pelvic": ("pelvis",), "acetabular": ("acetabulum",),
@@ -389,8 +389,10 @@ def _alternatives_cached(term: str) -> tuple[list[str], ...]:
     split: list[str] = []
     for part in parts:
         pieces = [p.strip() for p in part.split(",") if p.strip()]
-        # "Diabetes, diabetic", "epigastric, epigastrium" are spelling variants; "Fragments, cataract" is not
-        if len(pieces) > 1 and all(p[:4].lower() == pieces[0][:4].lower() for p in pieces):
+        # "Diabetes, diabetic", "femur, femoral" are spelling variants; "Fragments, cataract" is not;
+        # "acute, subacute" lists values of one axis (either one)
+        if len(pieces) > 1 and (all(p[:3].lower() == pieces[0][:3].lower() for p in pieces) or any(
+                all(p.lower() in words for p in pieces) for _axis, words in _AXES)):
             split.extend(pieces)
         else:
             split.append(" ".join(pieces))
@@ -1146,6 +1148,9 @@ def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
             continue
         if k.seventh_char or (head and not any(_word_match(head, t) for t in _content(k.title))):
             continue
+        said = frozenset(set(doc.head) | doc.detail_words)
+        if any(t in _ASSERTED_AXIS_WORDS and not _matches_any(t, said) for t in _title_content(k.title)):
+            continue  # "Other chronic suppurative otitis media" is no "other" acute otitis media
         fit, _ = _fit(k, _Cand(k.code, 0.0), doc)
         if best is None or fit > best[0]:
             best = (fit, k)
@@ -1841,6 +1846,14 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             neo = [x or "" for x in (getattr(end, "see", None), noness.group(1) if noness else None,
                                      getattr(main, "see", None), getattr(main, "see_also", None), main.path[0])]
             neo_see = next((x for x in neo if "neoplasm" in x.lower()), None)
+            site_words = [w for axis, ws in doc.phrases if axis == "site" for w in ws]
+            site_coded = bool(end_code) and len(path) == 2 and "neoplasm" not in (
+                getattr(end, "see", None) or "").lower() and bool(_content(path[-1])) and all(
+                any(_term_match(t, w) for w in site_words) for t in _content(path[-1]))
+            if neo_see is not None and site_coded and "see also" not in (noness.group(0).lower() if noness else ""):
+                # "Fibroid - see also Neoplasm, connective tissue, benign", but "Fibroid > uterus" D25.9: the
+                # index's own code for the documented site comes before the Table's
+                neo_see = None
             if neo_see is not None and not any(c.source == "neoplasms" for c in cands):
                 cands.extend(_neoplasm_candidates(cs, mention, doc, neo_see))
             # the main term's own code is the NOS default of a bare term; a multiword main term
