@@ -1228,6 +1228,13 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None
         code, c = side.code, side
     if getattr(c, "seventh", None):
         full = cs.with_seventh(code, encounter)
+        if full is None and not any(m.lower().startswith(("initial", "subsequent", "sequela"))
+                                    for m in c.seventh.values()):
+            # a 7th character that is no encounter (glaucoma stage: H40.111 + "1" mild stage): the documented
+            # value, else the unspecified one
+            staged = _seventh_by_value(cs, c, doc)
+            if staged is not None:
+                return staged
         if full is None and "not applicable" in c.seventh.get("0", "").lower():
             # the obstetric 7th character names the fetus: "0" when one fetus or none is stated (O40.3XX0)
             from nec_nlp.icd10cm.tabular_xml import extend_code
@@ -1238,6 +1245,26 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None
             full, meaning = _seventh_by_words(cs, full, c.seventh, encounter, doc)
             return full, f"7th character {full[-1]}: {meaning}"
     return code, how
+
+
+def _seventh_by_value(cs: Any, c: Any, doc: _Doc) -> tuple[str, str] | None:
+    """The 7th character of a non-encounter axis (glaucoma stage) whose meaning the documentation states ("mild
+    stage" -> 1), else the one meaning "unspecified"; None when neither is billable."""
+    from nec_nlp.icd10cm.tabular_xml import extend_code
+
+    said = {w for _, ws in doc.phrases for w in ws} | set(doc.head)
+    best: tuple[int, str, str] | None = None
+    for ch, meaning in c.seventh.items():
+        words = [w for w in _content(meaning) if w not in ("stage", "unspecified")]
+        hit = sum(1 for w in words if w in said)
+        score = hit * 2 if hit == len(words) and words else (1 if "unspecified" in meaning.lower() else 0)
+        ext = extend_code(c.code, ch)
+        if score and cs.is_billable(ext) and (best is None or score > best[0]):
+            best = (score, ext, meaning)
+    if best is None:
+        return None
+    said_how = "documented" if best[0] > 1 else "not documented"
+    return best[1], f"7th character {best[1][-1]}: {best[2]} ({said_how})"
 
 
 def _seventh_by_words(cs: Any, full: str, seventh: dict[str, str], encounter: str, doc: _Doc) -> tuple[str, str]:
