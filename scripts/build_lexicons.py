@@ -625,13 +625,15 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             continue
         conditions[cand] = src
 
-    # eponyms: "Kawasaki's syndrome" is written "Kawasaki disease" and "Kawasaki syndrome" as often
+    # eponyms: "Kawasaki's syndrome" is written "Kawasaki disease" and "Kawasaki syndrome" as often ("Graves'
+    # disease": "Graves disease")
     for t, src in list(conditions.items()):
-        m = re.fullmatch(r"([a-z-]+)'s (syndrome|disease)", t)
+        m = re.fullmatch(r"([a-z-]+)('s|s') (syndrome|disease)", t)
         if m:
+            name = m.group(1) + ("s" if m.group(2) == "s'" else "")
             for head in ("syndrome", "disease"):
-                conditions.setdefault(f"{m.group(1)} {head}", src)
-                conditions.setdefault(f"{m.group(1)}'s {head}", src)
+                conditions.setdefault(f"{name} {head}", src)
+                conditions.setdefault(f"{m.group(1)}{m.group(2)} {head}", src)
 
     # "post-traumatic stress disorder" is written "posttraumatic stress disorder" as often
     vocabulary = {w for t in [*texts, *(r["Term"].lower() for r in rows)] for w in re.findall(r"[a-z]+", t)}
@@ -639,6 +641,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         joined = _PREFIX_HYPHEN.sub(r"\1", t)
         if joined != t and all(w in vocabulary for w in joined.split()):  # a written word: "posttraumatic"
             conditions.setdefault(joined, src)
+
+    # "Convulsions" is indexed in the plural; a note says "a febrile convulsion"
+    for t, src in list(conditions.items()):
+        if (" " not in t and t.endswith("ions") and t[:-1] not in conditions and t[:-1] in vocabulary
+                and t[:-1] not in CONDITION_STOP):
+            conditions[t[:-1]] = src
 
     # "sickle-cell disease" is written "sickle cell disease" as often: the open form of a hyphenated compound
     for t, src in list(conditions.items()):
