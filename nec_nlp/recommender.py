@@ -1006,6 +1006,8 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         if best is None or total > best[0]:
             best = (total, sub, matched)
     if best is None:
+        best = _site_split(cs, hit, doc, used)
+    if best is None:
         best = _heading_default(cs, hit, doc, used, heading=not _hit_code(_follow_see(cs, hit, 3)))
     if best is None:
         best = _site_bridge(cs, hit, doc, used)
@@ -1023,6 +1025,18 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         # the deeper entry is a heading without a code ("streptococcal NEC > group"): stay where a code is
         return (target if target is not None else sub), used, alternates + alt2
     return end, used2, alternates + alt2
+
+
+def _site_split(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, Any, set[str]] | None:
+    """A morphology indexed as "specified site - see Neoplasm, by site" / "unspecified site C71.9" (Glioblastoma,
+    Fibroadenoma): the first when a site is documented, the second when none is."""
+    has_site = any(axis == "site" and ws for axis, ws in doc.phrases)
+    want = "specified site" if has_site else "unspecified site"
+    for sub, conn in _flat_subterms(cs, hit.path):
+        if conn is None and len(sub.path) == len(hit.path) + 1 and re.sub(
+                r"\s+nec$", "", _last(sub).strip().lower()) == want:
+            return 0.5, sub, set()
+    return None
 
 
 def _site_bridge(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, Any, set[str]] | None:
