@@ -495,6 +495,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     see_refs: list[tuple[list[str], str]] = []
     main_terms: set[str] = set()  # multiword main terms (Level 0): lexicalised names, their body words no SITE
     inversions: list[tuple[str, str]] = []  # (coded level-1 subterm, main term)
+    disease_mains: set[str] = set()  # infectious diseases with a code of their own (Mumps B26.9), vaccine names too
     for main, children in blocks:
         title = main["Term"]
         see_condition = main["See"].strip().lower() == "condition" or main["SeeAlso"].strip().lower() == "condition"
@@ -502,6 +503,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if not vs:
             continue
         main_terms.update(v for v in vs if " " in v)
+        if main["Code"] and main["Code"][0] in "AB":
+            disease_mains.update(vs)
         # "Arrest - sinus I45.5": a level-1 subterm with a code of its own names a disorder with the main term
         # ("sinus arrest", "epiretinal membrane"), whether or not the tabular words it so; filtered below
         for c in children:
@@ -602,8 +605,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # "Abdominalgia - see Pain, abdominal": a synonym of a kept condition is a condition.
     for vs, see in see_refs:
         target = clean(see.split(",")[0])
-        if target in conditions and target not in GENERIC_HEADS:
+        # "Sjögren's syndrome or disease - see Syndrome, Sjögren": a named entry under a generic head counts too
+        named = target in ("syndrome", "disease") and len(see.split(",")) > 1
+        if (target in conditions and target not in GENERIC_HEADS) or named:
             for v in vs:
+                if named and target not in conditions and " " not in v:
+                    continue  # "Salmonella - see Infection, Salmonella": an organism, not a synonym
                 if v not in CONDITION_STOP and len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
                     conditions.setdefault(v, "index cross-reference")
 
@@ -656,9 +663,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             conditions.setdefault(opened, src)
 
     # a body part, a substance or a qualifier is never a condition by itself; nor is a habit ("alcohol use")
-    _, substance_names = drug_table_substances(drug_path)
+    medicinal, substance_names = drug_table_substances(drug_path)
+    medicinal_set = set(medicinal)
     for t in list(conditions):
-        if (t in neo or (t.endswith("s") and t[:-1] in neo) or (t in substance_names and t not in CONDITION_KEEP)
+        # "Mumps" and "Pertussis" head vaccine rows of the Table of Drugs, but the index codes them as diseases
+        substance = t in substance_names and t not in CONDITION_KEEP and not (
+            t in disease_mains and t not in medicinal_set)
+        if (t in neo or (t.endswith("s") and t[:-1] in neo) or substance
                 or t in sites
                 or t in TYPE_WORDS_HINT or t in CAUSE_WORDS or t.endswith(" use")
                 or (" " not in t and t in type_counter and type_counter[t] >= 1000)):
