@@ -1006,11 +1006,11 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         if best is None or total > best[0]:
             best = (total, sub, matched)
     if best is None:
-        best = _site_split(cs, hit, doc, used)
-    if best is None:
         best = _heading_default(cs, hit, doc, used, heading=not _hit_code(_follow_see(cs, hit, 3)))
     if best is None:
         best = _site_bridge(cs, hit, doc, used)
+    if best is None:
+        best = _site_split(cs, hit, doc, used)
     if best is None:
         return hit, used, alternates
     _, sub, matched = best
@@ -1031,12 +1031,14 @@ def _site_split(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, An
     """A morphology indexed as "specified site - see Neoplasm, by site" / "unspecified site C71.9" (Glioblastoma,
     Fibroadenoma): the first when a site is documented, the second when none is."""
     has_site = any(axis == "site" and ws for axis, ws in doc.phrases)
-    want = "specified site" if has_site else "unspecified site"
+    split: dict[str, Any] = {}
     for sub, conn in _flat_subterms(cs, hit.path):
-        if conn is None and len(sub.path) == len(hit.path) + 1 and re.sub(
-                r"\s+nec$", "", _last(sub).strip().lower()) == want:
-            return 0.5, sub, set()
-    return None
+        name = re.sub(r"\s+nec$", "", _last(sub).strip().lower())
+        if conn is None and len(sub.path) == len(hit.path) + 1 and name in ("specified site", "unspecified site"):
+            split[name] = sub
+    if len(split) < 2:  # "Thrombophlebitis > specified site NEC" alone is an NEC entry, not this split
+        return None
+    return 0.5, split["specified site" if has_site else "unspecified site"], set()
 
 
 def _site_bridge(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, Any, set[str]] | None:

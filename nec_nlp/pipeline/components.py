@@ -454,6 +454,9 @@ _HYPHENED = re.compile(r"^[a-z]+(?:(?: |-)[a-z]+|'s)*$")
 _HYPHEN_TOKENS = re.compile(r"[a-z]+|-|'s")
 
 
+# Abbreviations that name a laboratory marker when a number follows ("CA 125")
+_MARKER_ABBREVIATIONS = frozenset({"CA"})
+
 # Condition words whose plural names something else ("artificial tears" are eye drops)
 _NO_PLURAL = frozenset({"tear"})
 
@@ -543,6 +546,8 @@ class LexiconMatcher:
         main_terms: set = set()
         for t in self.terms:
             forms = [t.term]
+            if t.label == "CONDITION" and " of " in t.term:  # "coarctation of aorta" is said "of the aorta"
+                forms.append(t.term.replace(" of ", " of the ", 1))
             if self.plurals and t.label in ("CONDITION", "SITE"):
                 p = _plural(t.term, 3 if t.label == "SITE" else 4)  # "ears", "eyes", "legs"
                 if p:
@@ -641,6 +646,8 @@ class LexiconMatcher:
         abbr_hits: Dict[Tuple[int, int], Abbreviation] = {}
         for mid, s, e in self._abbr(doc):
             a = self._abbr_info[strings[mid]]
+            if a.abbr in _MARKER_ABBREVIATIONS and e < n and (doc[e].like_num or lowers[e] == "-"):
+                continue  # "CA 125", "CA 19-9" are tumour markers, not a carcinoma
             abbr_hits[(s, e)] = a
             found.append((s, e, a.label))
         run = len(self._matcher) and (None in self._pattern_firsts or not self._pattern_firsts.isdisjoint(lowers))
