@@ -834,7 +834,8 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
     if not head:
         return []
     out: list[_Cand] = []
-    phrases = list(doc.phrases[:4])
+    # a condition stated as absent ("without cholelithiasis") is no part of a combination code
+    phrases = [p for i, p in enumerate(doc.phrases[:4]) if i not in doc.negative]
     sent = (mention.sentence or "").lower()
     at = sent.find(mention.text.lower())
     if at >= 0:
@@ -1219,8 +1220,12 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
 # -- making codes billable --------------------------------------------------------------------------------------
 
 
-def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None, str | None]:
-    """A billable code for ``code`` in this release (+7th character); returns (code, how it was completed)."""
+def _billable(cs: Any, code: str, doc: _Doc, encounter: str, path: Sequence[str] = ()
+              ) -> tuple[str | None, str | None]:
+    """A billable code for ``code`` in this release (+7th character); returns (code, how it was completed).
+
+    ``path``: the index entry the code came from; its words say which child a subcategory means ("Cellulitis >
+    lower limb" L03.11- is L03.115/L03.116, not the axilla codes beside them)."""
     code = code.rstrip("-").rstrip(".").upper()
     c = cs.get(code)
     how: str | None = None
@@ -1233,7 +1238,8 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str) -> tuple[str | None
             return (stem, f"7th character for {_ENCOUNTER_TEXT.get(encounter, encounter)}") if stem else (None, None)
         bases = list({(k.parent if k.seventh_char else k.code): None for k in kids})
         base_codes = [cs.get(b) for b in bases]
-        pick = _pick_descendant([b for b in base_codes if b is not None], doc)
+        pick = _pick_descendant([b for b in base_codes if b is not None], doc,
+                                frozenset(w for p in path[1:] for w in _content(p)))
         if pick is None:
             return None, None
         how = f"{code} is a subcategory; {pick.code} chosen among its codes"
@@ -1356,10 +1362,11 @@ def _matches_any(word: str, words: frozenset[str]) -> bool:
     return any(_word_match(word, w) for w in words)
 
 
-def _pick_descendant(kids: Sequence[Any], doc: _Doc) -> Any:
+def _pick_descendant(kids: Sequence[Any], doc: _Doc, path_words: frozenset[str] = frozenset()) -> Any:
     """Among billable descendants pick the one whose title matches the documented words best (laterality
-    included); ties go to the unspecified code, then the shortest."""
-    dwords = doc.detail_words | set(doc.head)
+    included) and the words of the index entry it came from; ties go to the unspecified code, then the
+    shortest."""
+    dwords = doc.detail_words | set(doc.head) | path_words
     lat = (doc.laterality or "").lower()
 
     dkey = frozenset(dwords)
@@ -1421,10 +1428,14 @@ def _drug_use(mention: Mention, cs: Any = None) -> str | None:
     return None
 
 
+_UNNAMED_DRUG = frozenset({"unknown", "unidentified", "unspecified", "unnamed", "unlabeled", "unlabelled"})
+
+
 def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tuple[list[_Cand], bool]:
     """Table-of-Drugs candidates; second value says whether a drug was documented."""
     drugs = [d for d in mention.details.drug if _content(d)]
-    named = [d for d in drugs if [w for w in _content(d) if w not in _GENERIC_DRUG]]
+    # "an unknown medication" names no drug ("Drug NEC", T50.90-); "an investigational drug" does (T50.99-)
+    named = [d for d in drugs if [w for w in _content(d) if w not in _GENERIC_DRUG and w not in _UNNAMED_DRUG]]
     if not named:
         named = _drug_in_sentence(cs, mention, use, encounter)
     cands: list[_Cand] = []
@@ -1835,6 +1846,13 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             doc.originals.append(said_as)
         if words[0] == "bacterial":  # an organism the classification has no code for: other specified
             doc.other_specified = True
+            # its own words name nothing else ("Moraxella catarrhalis" is no catarrhal bronchitis)
+            binomial = set(_content(said_as))
+            kept = [(i, (axis2, [w for w in ws if w not in binomial or w in words]))
+                    for i, (axis2, ws) in enumerate(doc.phrases)]
+            doc.negative = {j for j, (i, _p) in enumerate((i, p) for i, p in kept if p[1]) if i in doc.negative}
+            doc.originals = [o for (i, p), o in zip(kept, doc.originals) if p[1]]
+            doc.phrases = [p for _i, p in kept if p[1]]
     if "escherichia" in doc.detail_words or re.search(r"\bescherichia\b", (mention.sentence or "").lower()):
         # the species of E. coli is no "colon" (the index's word for "diverticulosis coli")
         doc.phrases = [(axis, [w for w in ws if w != "coli"] or ["escherichia"]) for axis, ws in doc.phrases]
@@ -2081,7 +2099,7 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
     order = sorted(cands, key=lambda c: -c.score)
     indexed = any(c.source in ("index", "neoplasms", "drugs") for c in cands)
     for c in order:
-        code, how = _billable(cs, c.code, doc, encounter)
+        code, how = _billable(cs, c.code, doc, encounter, c.path if c.source == "index" else ())
         if not code:
             continue
         v = cs.validate(code)
@@ -2108,6 +2126,10 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
             said = frozenset(set(doc.head) | doc.detail_words)
             total -= 1.0 * sum(1 for t in _title_content(obj.title) if t in _ASSERTED_AXIS_WORDS
                                and not _matches_any(t, said))
+        if c.source == "tabular" and obj is not None and any(
+                t in _POPULATION and not _heading_documented(t, doc, set()) for t in _title_words(obj.title)):
+            # "Bacterial sepsis of newborn" found by title words is no adult's sepsis
+            total -= 2.0
         if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":
             # an "Other ..." code found only by its title words is no NEC decision: the index has the say
             # (its own NEC entries and the 'Other' sibling of its unspecified code come as index candidates)
