@@ -1107,6 +1107,9 @@ def _heading_default(cs: Any, hit: Any, doc: _Doc, used: set[str], heading: bool
             if not negative or not _hit_code(_follow_see(cs, sub, 3)) or (
                     _polarity(term, conn) is False and any(w in said for w in words)):
                 continue
+            if _polarity(term, conn) is not False and not all(
+                    _restates(w, doc, used) for w in words if w != "nos"):
+                continue  # "Dysfunction > endocrine NOS" is no default for a eustachian tube dysfunction
             return (0.01, sub, set())
     return best
 
@@ -2215,7 +2218,10 @@ def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
                 if w not in _NEGATORS:
                     absent.add(w)
                 continue
-            weights[w] = max(weights.get(w, 0.0), 0.7 if axis == "context" else 1.0)
+            # a side found in a title by words alone is weak evidence for it: every subcategory lists sides
+            # ("Unspecified traumatic cataract, left eye" is no code for a cataract of the left eye)
+            weights[w] = max(weights.get(w, 0.0), 0.7 if axis == "context" else 0.2 if (
+                axis == "laterality" and c.source == "tabular") else 1.0)
     ftext = frozenset(text)
     wkeys = frozenset(weights)
     fit = sum(wt for w, wt in weights.items() if _matches_any(w, ftext))
