@@ -77,6 +77,7 @@ _DRUG_EFFECTS: tuple[tuple[str, str], ...] = (
     ("side effect", "adverse_effect"),
     ("reaction", "adverse_effect"),
     ("allergic reaction", "adverse_effect"),
+    ("sting", "poisoning"),  # "Sting - see Table of Drugs and Chemicals, by animal": wasp, scorpion, jellyfish
 )
 _POISON_INTENT = (
     ("self-harm", "poisoning_intentional"),
@@ -1439,11 +1440,22 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
     drugs = [d for d in mention.details.drug if _content(d)]
     # "an unknown medication" names no drug ("Drug NEC", T50.90-); "an investigational drug" does (T50.99-)
     named = [d for d in drugs if [w for w in _content(d) if w not in _GENERIC_DRUG and w not in _UNNAMED_DRUG]]
+    if not named and "sting" in mention.text.lower():
+        # "Bee sting", "Scorpion sting", "sting of a jellyfish": the animal, by its own Table row or under
+        # "Venom, venomous"
+        words = [w for w in _WORD.findall(f"{mention.text} {_sentence_without(mention)}".lower())
+                 if w not in ("sting", "stings", "stung") and _stem(w) not in _STOP and len(w) > 2]
+        for q in (x for w in words[:8] for x in (w, f"venom {w}")):
+            dc = _drug_lookup(cs, q, use, encounter)
+            if dc is not None and dc.code and getattr(dc, "fallback", None) is None and q != "venom":
+                named = [q]
+                break
     if not named:
         named = _drug_in_sentence(cs, mention, use, encounter)
     cands: list[_Cand] = []
     if not named:
-        dc = _drug_lookup(cs, "Drug NEC", use, encounter)
+        # a sting by an animal not named is a venomous animal's, not a drug's
+        dc = _drug_lookup(cs, "venom" if "sting" in mention.text.lower() else "Drug NEC", use, encounter)
         if dc is not None:
             cands.append(_Cand(dc.code, 1.0, ("Table of Drugs", dc.matched_entry or "Drug NEC"), "drugs",
                                nos_default=True))

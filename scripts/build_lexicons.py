@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Index main terms that are ordinary words or encounter reasons rather than disorders (the Z-code filter below
 # removes most encounter terms; these are the common words it cannot see).
 CONDITION_STOP = {
-    "anastomosis",
+    "anastomosis", "fire",
     "history", "status", "death", "problem", "examination", "admission", "observation", "encounter", "care", "test",
     "screening", "counseling", "follow-up", "presence", "absence", "use", "user", "exposure", "person", "left",
     "right", "change", "changes", "finding", "findings", "abnormal", "abnormality", "disease", "disorder",
@@ -82,7 +82,7 @@ GENERIC_HEADS = {
     "abnormality", "anomaly", "complication", "defect", "dysfunction", "reaction", "pain", "effect",
 }
 # Conditions the stop list removes as single words but whose clinical use is unambiguous.
-CONDITION_KEEP = {"stroke", "gangrene", "tear", "burn", "bite", "strain", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
+CONDITION_KEEP = {"stroke", "gangrene", "tear", "burn", "bite", "strain", "sting", "swelling", "palpitation", "tenderness", "asphyxia", "pain", "mass", "lesion",
                   "deformity", "weakness", "stiffness", "infection", "injury", "dysfunction", "abnormality",
                   "sickness", "tumor", "lupus", "trauma", "defect"}
 EXTERNAL_STOP = {"activity", "change", "complication", "contact", "disease", "effect", "exposure", "failure",
@@ -533,7 +533,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             # morphology terms ("Adenocarcinoma - see also Neoplasm, malignant, by site") and drug-table
             # conditions ("Overdose - see Table of Drugs and Chemicals"): coded through a table, not the index
             for v in vs:
-                if v not in CONDITION_STOP and len(v) > 2 and not re.search(r"\d", v) and len(v.split()) <= 4:
+                if ((v not in CONDITION_STOP or v in CONDITION_KEEP) and len(v) > 2 and not re.search(r"\d", v)
+                        and len(v.split()) <= 4):
                     conditions.setdefault(v, "index main term (table reference)")
             continue
         if main["See"] and not codes:  # pure cross-reference: resolved after the first pass
@@ -638,7 +639,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         m = re.fullmatch(r"([a-z-]+)('s|s') (syndrome|disease)", t)
         if m:
             name = m.group(1) + ("s" if m.group(2) == "s'" else "")
-            for head in ("syndrome", "disease"):
+            for head in ("syndrome", "disease", "disorder"):  # "Asperger disorder"
                 conditions.setdefault(f"{name} {head}", src)
                 conditions.setdefault(f"{m.group(1)}{m.group(2)} {head}", src)
 
