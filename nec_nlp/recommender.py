@@ -2051,6 +2051,10 @@ def _organisms(cs: Any, sentence: str) -> list[tuple[str, list[str], str]]:
         genus = _GENUS_BY_SPECIES.get((m.group(1).lower(), m.group(2).lower()))
         if genus:
             out.append(("cause", [genus, _stem(m.group(2).lower())], m.group(0)))
+    for m in re.finditer(r"\b([a-z]{3,}virus)(?:es)?\b", sentence.lower()):
+        if m.group(1) not in ("coronavirus", "virus"):
+            # "Rhinovirus pneumonia": a virus, whose own subterm the walk takes when the index has one
+            out.append(("cause", ["viral"], m.group(0)))
     knows = getattr(cs.index, "knows", None)
     for m in _BINOMIAL.finditer(sentence):
         genus, species = m.group(1).lower(), m.group(2).lower()
