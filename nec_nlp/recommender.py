@@ -880,7 +880,14 @@ def _unused_details(doc: _Doc, used: set[str]) -> set[str]:
     """Documented detail words (not sentence context, not stated absent) that no index word took yet."""
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
     return {w for i, (axis, ws) in enumerate(doc.phrases) if axis not in ("context", "drug", "laterality")
-            and i not in doc.negative for w in ws if w not in used and w not in descriptors}
+            and i not in doc.negative and not _co_condition(doc, i)
+            for w in ws if w not in used and w not in descriptors}
+
+
+def _co_condition(doc: _Doc, i: int) -> bool:
+    """A "with ..." phrase the index has no subterm for is a condition coded on its own ("CHF with AFib" is
+    I50.9 and I48.91), never a reason for an "other specified" code."""
+    return i < len(doc.originals) and doc.originals[i].lower().startswith("with ")
 
 
 _PREGNANCY_WORDS = frozenset({"pregnancy", "pregnant", "gestation", "antepartum", "gravid"})
@@ -1154,8 +1161,8 @@ def _has_leftover_type(doc: _Doc, used: set[str], cs: Any, hit: Any) -> bool:
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
     for sub, _c in _flat_subterms(cs, hit.path):
         descriptors |= set(_content(getattr(sub, "nonessential", None) or ""))
-    return doc.other_specified or any(axis in ("type", "cause") and any(
-        w not in used and w not in descriptors for w in ws) for axis, ws in doc.phrases)
+    return doc.other_specified or any(axis in ("type", "cause") and not _co_condition(doc, i) and any(
+        w not in used and w not in descriptors for w in ws) for i, (axis, ws) in enumerate(doc.phrases))
 
 
 def _other_sibling(cs: Any, code: Any, doc: _Doc) -> Any:
@@ -1190,8 +1197,9 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
     for sub, _c in _flat_subterms(cs, hit.path):
         descriptors |= set(_content(getattr(sub, "nonessential", None) or ""))
     descriptors |= set(_content(getattr(hit, "nonessential", None) or ""))
-    leftover_axes = {axis for axis, ws in doc.phrases
-                     if axis in ("type", "cause", "site") and any(w not in used and w not in descriptors for w in ws)}
+    leftover_axes = {axis for i, (axis, ws) in enumerate(doc.phrases)
+                     if axis in ("type", "cause", "site") and not _co_condition(doc, i)
+                     and any(w not in used and w not in descriptors for w in ws)}
     if doc.other_specified:
         leftover_axes.add("type")
     if not leftover_axes:
@@ -2105,11 +2113,19 @@ def _abbreviations() -> dict[str, str]:
 def _expand_abbreviation(mention: Mention) -> Mention:
     """A mention written as an abbreviation ("DVT") read in full ("deep vein thrombosis") for the index walk."""
     text = mention.text.strip()
-    full = _abbreviations().get(text)
-    if not full:
+    table = _abbreviations()
+    full = table.get(text)
+    sentence = mention.sentence or ""
+    # the other abbreviations of the sentence too: "T2DM with diabetic CKD" combines with chronic kidney disease
+    others = [a for a in _ABBR_WORD.findall(sentence) if a != text and a in table]
+    if not full and not others:
         return mention
-    sentence = re.sub(rf"\b{re.escape(text)}\b", full, mention.sentence or "")
-    return replace(mention, text=full, sentence=sentence)
+    for a in dict.fromkeys([*([text] if full else []), *others]):
+        sentence = re.sub(rf"\b{re.escape(a)}\b", table[a], sentence)
+    return replace(mention, text=full or mention.text, sentence=sentence)
+
+
+_ABBR_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9]*\b")
 
 
 def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: set[str]
