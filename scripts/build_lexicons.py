@@ -707,9 +707,20 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # ("Elevated - lipoprotein"), the subterm a qualifier, cause or organism (extracted apart: "acute" +
     # "cystitis"), or a body part that the main term is said of ("femur" + "fracture": SITE + CONDITION; a body
     # word is kept only under a heading word that is no condition by itself: "sinus arrest")
+    cause_word = {w for c in cause_terms for w in c.split()}
+    patterns = out_dir / "patterns.jsonl"  # hand-kept detail patterns ("environmental inhalant" is a CAUSE)
+    if patterns.exists():
+        for line in patterns.read_text(encoding="utf-8").splitlines():
+            p = json.loads(line) if line.strip() else {}
+            if p.get("label") == "CAUSE":
+                for tok in p.get("pattern", []):
+                    v = tok.get("LOWER")
+                    cause_word.update([v] if isinstance(v, str) else (v or {}).get("IN", []))
     for sub, main_v in inversions:
         cand = f"{sub} {main_v}"
         first = sub.split()[0]
+        if first in cause_word or main_v in ("use", "allergy"):  # "drug use" is a habit; "inhalant allergy" a cause
+            continue
         body = sub in sites or first in sites or sub in neo or first in neo
         if (cand in conditions or " " in main_v or re.search(ADJECTIVE, main_v) or first in types
                 or first in TYPE_WORDS_HINT or sub in cause_terms or first in orgs or sub in conditions
