@@ -1115,9 +1115,11 @@ def _heading_default(cs: Any, hit: Any, doc: _Doc, used: set[str], heading: bool
             if not negative or not _hit_code(_follow_see(cs, sub, 3)) or (
                     _polarity(term, conn) is False and any(w in said for w in words)):
                 continue
-            if _polarity(term, conn) is not False and not all(
+            if len(hit.path) == 1 and len(sub.path) == 2 and _polarity(term, conn) is not False and not all(
                     _restates(w, doc, used) for w in words if w != "nos"):
-                continue  # "Dysfunction > endocrine NOS" is no default for a eustachian tube dysfunction
+                # "Dysfunction > endocrine NOS" is no default for a eustachian tube dysfunction (deeper headings
+                # keep theirs: "Foreign body > entering through orifice > digestive organ or tract NOS")
+                continue
             return (0.01, sub, set())
     return best
 
