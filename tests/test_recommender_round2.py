@@ -6,19 +6,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def score():
-    from nec_nlp.api import load
-
-    scorer = load(model="rules", code_set="2026-04")
-    return lambda text: scorer.score(text).to_dict()
-
-
-def top(out: dict, head: str) -> str:
-    m = next(m for m in out["mentions"] if head.lower() in m["text"].lower())
-    return m["codes"][0]["code"] if m["codes"] else ""
-
-
 @pytest.mark.parametrize("text,head,code", [
     # organisms: an abbreviated genus in full; a binomial the Index does not list is a bacterium, specified NEC
     ("H. influenzae pneumonia.", "pneumonia", "J14"),
@@ -55,8 +42,8 @@ def top(out: dict, head: str) -> str:
     ("Bee sting to the left hand with local swelling, initial encounter.", "sting", "T63.441A"),
     ("Underdosing of insulin, initial encounter.", "underdosing", "T38.3X6A"),
 ])
-def test_round2_rules(score, text, head, code):
-    assert top(score(text), head) == code
+def test_round2_rules(rules_top, text, head, code):
+    assert rules_top(text, head) == code
 
 
 def test_sentence_not_split_after_a_genus_initial():
