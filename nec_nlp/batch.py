@@ -23,6 +23,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -209,6 +210,11 @@ def _decode(raw: bytes) -> tuple[str, bool]:
         return raw.decode("utf-8"), True
     except UnicodeDecodeError:
         return raw.decode("utf-8", errors="replace"), False
+
+
+# The csv module refuses fields over 131,072 characters by default, which made a long note a "malformed row" with
+# no id; records are already capped in bytes (``record_cap``) before they reach the parser.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def _parse_csv_record(text: str, header: Sequence[str]) -> list[str] | None:

@@ -111,6 +111,14 @@ def test_batch_read_records_reasons(tmp_path):
             assert "caf" not in r.message and "xxxx" not in r.message and "Same id" not in r.message
 
 
+def test_batch_long_csv_field_is_too_long_not_malformed(tmp_path):
+    # a field over the csv module's default limit (131,072 characters) but under the record cap keeps its id
+    path = tmp_path / "long.csv"
+    path.write_bytes(b'note_id,text\na,"ok one"\nlong,"' + b"x" * 200_000 + b'"\nc,"ok three"\n')
+    recs = list(read_records(path, max_chars=100_000))
+    assert [(r.note_id, r.error) for r in recs] == [("a", None), ("long", "text_too_long"), ("c", None)]
+
+
 def test_batch_unterminated_quote_recovers_following_rows(tmp_path):
     path = tmp_path / "q.csv"
     path.write_bytes(b'note_id,text\na,"ok one"\nb,"never closed\nc,"ok three"\nd,ok four\n')
