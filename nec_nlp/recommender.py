@@ -171,7 +171,8 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "scapular": ("scapula",), "vertebral": ("vertebra",), "calcaneal": ("calcaneus",), "sternal": ("sternum",),
     "mandibular": ("mandible",), "pelvic": ("pelvis",), "acetabular": ("acetabulum",),
     "lumbar": ("low", "back"), "hamstring": ("muscle", "thigh"), "quadriceps": ("muscle", "thigh"),
-    "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"), "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
+    "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"),
+    "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
     "cerebral": ("brain",), "cervical": ("cervix",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",),
     "dermal": ("skin",), "pancreatic": ("pancreas",), "rectal": ("rectum",), "esophageal": ("esophagus",),
@@ -951,8 +952,7 @@ def _sibling_for_leftover(cs: Any, main: Any, doc: _Doc, used: set[str], base: s
     root = _lookup(cs, list(main.path[:1])) or main
     best: tuple[float, Any, set[str]] | None = None
     for sub, conn in _flat_subterms(cs, root.path):
-        if conn is not None or len(sub.path) != 2 or any(
-                w in _POPULATION and not _heading_documented(w, doc, used) for w in _content(_last(sub))):
+        if conn is not None or len(sub.path) != 2 or _undocumented_population([_last(sub)], doc, used):
             continue
         score, matched = _coverage(_last(sub), doc, used, conn)
         if score > 0 and matched and matched <= leftover and (best is None or score > best[0]):
@@ -985,6 +985,11 @@ def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any
 _POPULATION = frozenset({"newborn", "neonatal", "perinatal", "fetus", "fetal", "maternal"})
 
 
+def _undocumented_population(terms: Iterable[str], doc: _Doc, used: set[str]) -> bool:
+    """Whether the terms name a newborn, fetus or mother that nobody documented."""
+    return any(w in _POPULATION and not _heading_documented(w, doc, used) for t in terms for w in _content(t))
+
+
 def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple[Any, set[str], list[_Cand]]:
     """Descend from ``hit`` through subterms supported by documented words; return the end entry and alternates."""
     alternates: list[_Cand] = []
@@ -995,8 +1000,7 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         score, matched = _coverage(_last(sub), doc, used, conn)
         if score <= 0:
             continue
-        if any(w in _POPULATION and not _heading_documented(w, doc, used)
-               for p in sub.path[len(hit.path):] for w in _content(p)):
+        if _undocumented_population(sub.path[len(hit.path):], doc, used):
             # "Sepsis > newborn > bacterial" is no code for an adult's bacterial sepsis, nor "Polyhydramnios >
             # affecting fetus or newborn" for the mother's
             continue
@@ -1266,17 +1270,11 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str, path: Sequence[str]
         full = cs.with_seventh(code, encounter)
         if full is None and not any(m.lower().startswith(("initial", "subsequent", "sequela"))
                                     for m in c.seventh.values()):
-            # a 7th character that is no encounter (glaucoma stage: H40.111 + "1" mild stage): the documented
-            # value, else the unspecified one
+            # a 7th character that is no encounter: the documented value, else the unspecified one (glaucoma
+            # stage: H40.111 + "1" mild stage; the fetus of an obstetric code: "0" when none is stated, O40.3XX0)
             staged = _seventh_by_value(cs, c, doc)
             if staged is not None:
                 return staged
-        if full is None and "not applicable" in c.seventh.get("0", "").lower():
-            # the obstetric 7th character names the fetus: "0" when one fetus or none is stated (O40.3XX0)
-            from nec_nlp.icd10cm.tabular_xml import extend_code
-            ext = extend_code(c.code, "0")
-            if cs.is_billable(ext):
-                return ext, f"7th character 0: {c.seventh['0']} (no fetus stated)"
         if full and full != code:
             full, meaning = _seventh_by_words(cs, full, c.seventh, encounter, doc)
             return full, f"7th character {full[-1]}: {meaning}"
@@ -1284,11 +1282,11 @@ def _billable(cs: Any, code: str, doc: _Doc, encounter: str, path: Sequence[str]
 
 
 def _seventh_by_value(cs: Any, c: Any, doc: _Doc) -> tuple[str, str] | None:
-    """The 7th character of a non-encounter axis (glaucoma stage) whose meaning the documentation states ("mild
-    stage" -> 1), else the one meaning "unspecified"; None when neither is billable."""
+    """The 7th character of a non-encounter axis (glaucoma stage, fetus) whose meaning the documentation states
+    ("mild stage" -> 1, "fetus 2" -> 2), else the one meaning "unspecified"; None when neither is billable."""
     from nec_nlp.icd10cm.tabular_xml import extend_code
 
-    said = {w for _, ws in doc.phrases for w in ws} | set(doc.head)
+    said = doc.detail_words | set(doc.head)
     best: tuple[int, str, str] | None = None
     for ch, meaning in c.seventh.items():
         words = [w for w in _content(meaning) if w not in ("stage", "unspecified")]
@@ -1450,7 +1448,8 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
     drugs = [d for d in mention.details.drug if _content(d)]
     # "an unknown medication" names no drug ("Drug NEC", T50.90-); "an investigational drug" does (T50.99-)
     named = [d for d in drugs if [w for w in _content(d) if w not in _GENERIC_DRUG and w not in _UNNAMED_DRUG]]
-    if not named and "sting" in mention.text.lower():
+    sting = "sting" in mention.text.lower()
+    if not named and sting:
         # "Bee sting", "Scorpion sting", "sting of a jellyfish": the animal, by its own Table row or under
         # "Venom, venomous"
         words = [w for w in _WORD.findall(f"{mention.text} {_sentence_without(mention)}".lower())
@@ -1465,7 +1464,7 @@ def _drug_candidates(cs: Any, mention: Mention, use: str, encounter: str) -> tup
     cands: list[_Cand] = []
     if not named:
         # a sting by an animal not named is a venomous animal's, not a drug's
-        dc = _drug_lookup(cs, "venom" if "sting" in mention.text.lower() else "Drug NEC", use, encounter)
+        dc = _drug_lookup(cs, "venom" if sting else "Drug NEC", use, encounter)
         if dc is not None:
             cands.append(_Cand(dc.code, 1.0, ("Table of Drugs", dc.matched_entry or "Drug NEC"), "drugs",
                                nos_default=True))
@@ -1631,7 +1630,7 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
     phrases = list(dict.fromkeys(v for p in phrases for v in (p, " ".join(
         _INDEX_SYNONYMS.get(_stem(w), (w,))[0] for w in _WORD.findall(p.lower())))))
     low = (mention.sentence or "").lower()
-    skin_variant: dict[str, str] = {}
+    skin_variant: dict[str, str] = {}  # "skin cheek" -> "cheek", tried only when the bare site is ill-defined
     if "skin" in _WORD.findall(see.lower()):
         # "Dermatofibroma - see Neoplasm, skin, benign": the documented site is a site of the skin
         phrases = [v for p in phrases for v in ((f"skin {p}", p) if "skin" not in p.lower() else (p,))]
@@ -1644,8 +1643,7 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
     morphology = set(doc.head) | _HISTOLOGY
     bare_codes: dict[str, str] = {}
     for i, site in enumerate(phrases):
-        bare = skin_variant.get(site) if said & _SKIN_HISTOLOGY and "skin" not in _WORD.findall(see.lower()) \
-            else None
+        bare = skin_variant.get(site)
         if bare is not None and not bare_codes.get(bare, "C76").startswith("C76"):
             continue  # the bare site is in the Table (larynx C32.9): a carcinoma there, not of the skin
         if all(any(w.startswith(k) for k in _NEOPLASM_WORDS) or w in morphology or w in _NO_TABLE_SITE
@@ -2163,8 +2161,7 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
             said = frozenset(set(doc.head) | doc.detail_words)
             total -= 1.0 * sum(1 for t in _title_content(obj.title) if t in _ASSERTED_AXIS_WORDS
                                and not _matches_any(t, said))
-        if c.source == "tabular" and obj is not None and any(
-                t in _POPULATION and not _heading_documented(t, doc, set()) for t in _title_words(obj.title)):
+        if c.source == "tabular" and obj is not None and _undocumented_population([obj.title], doc, set()):
             # "Bacterial sepsis of newborn" found by title words is no adult's sepsis
             total -= 2.0
         if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":

@@ -708,7 +708,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # "cystitis"), or a body part that the main term is said of ("femur" + "fracture": SITE + CONDITION; a body
     # word is kept only under a heading word that is no condition by itself: "sinus arrest")
     cause_word = {w for c in cause_terms for w in c.split()}
-    patterns = out_dir / "patterns.jsonl"  # hand-kept detail patterns ("environmental inhalant" is a CAUSE)
+    patterns = out_dir / "patterns.jsonl"  # hand-kept detail patterns: their cause words too ("induced", "post")
     if patterns.exists():
         for line in patterns.read_text(encoding="utf-8").splitlines():
             p = json.loads(line) if line.strip() else {}
