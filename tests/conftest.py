@@ -56,17 +56,21 @@ def specificity_corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
-def rules_top():
-    """``rules_top(text, head)``: the first code of the mention whose text holds ``head``, scored with the rule-based
-    verdict (no trained model) on the April 2026 release; "" when that mention has no code."""
+def rules_score():
+    """``rules_score(text)``: the note result as a dict, scored with the rule-based verdict (no trained model) on
+    the April 2026 release."""
     from nec_nlp.api import load
 
     scorer = load(model="rules", code_set="2026-04")
+    return lambda text: scorer.score(text).to_dict()
+
+
+@pytest.fixture(scope="session")
+def rules_top(rules_score):
+    """``rules_top(text, head)``: the first code of the mention whose text holds ``head``; "" when it has none."""
 
     def top(text: str, head: str) -> str:
-        out = scorer.score(text).to_dict()
-        m = next(m for m in out["mentions"] if head.lower() in m["text"].lower())
+        m = next(m for m in rules_score(text)["mentions"] if head.lower() in m["text"].lower())
         return m["codes"][0]["code"] if m["codes"] else ""
 
-    top.score = lambda text: scorer.score(text).to_dict()  # type: ignore[attr-defined]
     return top
