@@ -6,7 +6,10 @@ Sources (all read directly, nothing hand-typed but small stop lists and the abbr
   forms ("heart failure", "coronary artery disease", "diabetes mellitus"), a form being kept only when the tabular
   list (titles and inclusion terms) uses it as a term of its own; site + condition names that several tabular texts
   write as one unit ("intracranial hemorrhage"); ICD-attested participles of condition nouns ("retracted",
-  predicative only) and verb forms of chapter-R signs ("coughing", "wheezes").
+  predicative only) and verb forms of chapter-R signs ("coughing", "wheezes"); the whole title of a disease code
+  (chapters A-Q) when it is one name ("disseminated intravascular coagulation"). A coded index subterm is read with
+  its main term in the word order the MTSamples notes use ("Alcohol - withdrawal" -> "alcohol withdrawal"), counted
+  over the notes that no diagnosis statement of ``corpora/statements`` was taken from.
 * SITE: anatomical site terms of the Table of Neoplasms plus index main terms that say "see condition" and name a
   body part, without index fragments that are no anatomy ("with foreign body", "ankle laceration").
 * TYPE: index main terms that say "see condition" and are no body part (acute, benign, atypical ...) plus the
@@ -620,6 +623,17 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     for f in forms:
         if f.split()[-1] in heads:
             multi.setdefault(f, "tabular term")
+    # the whole title of a disease code names its condition ("Disseminated intravascular coagulation"), whatever its
+    # head noun: a title that is one name (no clause, no list, no "other"), of chapters A-Q
+    for code, desc in titles:
+        t = re.sub(r"\s+", " ", re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", desc.lower())).strip()
+        w = t.split()
+        if (code[0] > "Q" or not 2 <= len(w) <= 4 or t in multi or t in conditions
+                or re.search(r"[,;:/\d]|\b(with|without|due|of|in|and|or|to|by|other|unspecified|specified|abnormal|"
+                             r"disorders|diseases|conditions|sequelae|affecting|during|complicating|following|late)\b", t)
+                or w[-1] in sites or w[-1] in neo or t in sites):
+            continue
+        multi.setdefault(t, "tabular title")
     qualifiers = TYPE_WORDS_HINT | CAUSE_WORDS
     for cand, src in sorted(multi.items(), key=lambda kv: (len(kv[0].split()), kv[0])):
         words = cand.split()
@@ -716,6 +730,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 for tok in p.get("pattern", []):
                     v = tok.get("LOWER")
                     cause_word.update([v] if isinstance(v, str) else (v or {}).get("IN", []))
+    order = phrase_counts(shared, {p for sub, main_v in inversions for p in (f"{sub} {main_v}", f"{main_v} {sub}")})
     for sub, main_v in inversions:
         cand = f"{sub} {main_v}"
         first = sub.split()[0]
@@ -727,6 +742,11 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 or (body and (main_v in conditions or main_v in GENERIC_HEADS | CONDITION_KEEP))
                 or main_v in SITE_MAIN_TERMS or first in CONDITION_STOP):
             continue
+        # "Alcohol - withdrawal F10.239" is written "alcohol withdrawal": the order real notes use, when they use one
+        if order.get(f"{main_v} {sub}", 0) >= max(2, 2 * order.get(cand, 0) + 1):
+            cand = f"{main_v} {sub}"
+            if cand in conditions or cand in sites or cand in site_candidates:  # "middle lobe" is a place
+                continue
         conditions[cand] = "index coded subterm + main term"
 
     drug_rows, pkl_path = drugs_from_package()
@@ -803,6 +823,37 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
 
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
 PARTICIPLE_SOURCE = "participle of a condition noun (predicative only)"
+
+
+def phrase_counts(shared: Path, phrases: set[str]) -> Counter[str]:
+    """How often each phrase occurs in the MTSamples notes (lower-cased words), leaving out every note that a
+    diagnosis statement of ``corpora/statements`` was taken from (dev or test): unlabelled usage only."""
+    notes_csv = shared / "data" / "mtsamples" / "notes.csv"
+    statements = ROOT / "corpora" / "statements" / "statements.jsonl"
+    if not notes_csv.exists():
+        return Counter()
+    held = set()
+    if statements.exists():
+        for line in statements.read_text(encoding="utf-8").splitlines():
+            src = json.loads(line).get("source", "") if line.strip() else ""
+            if src.startswith("mtsamples:"):
+                held.add(src.split(":", 1)[1])
+    sizes = {len(p.split()) for p in phrases}
+    counts: Counter[str] = Counter()
+    csv.field_size_limit(1 << 30)
+    with open(notes_csv, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("note_id") in held:
+                continue
+            # within a clause: "Labs: glucose" is no "labs glucose"
+            for clause in re.split(r"[^a-z0-9\s'-]+", (row.get("text") or "").lower()):
+                words = re.findall(r"[a-z0-9]+(?:[-'][a-z0-9]+)*", clause)
+                for n in sizes:
+                    for i in range(len(words) - n + 1):
+                        g = " ".join(words[i:i + n])
+                        if g in phrases:
+                            counts[g] += 1
+    return counts
 
 
 def participles(conditions: set[str], texts: Iterable[str]) -> set[str]:
