@@ -580,6 +580,7 @@ class _Bounded(OrderedDict):  # type: ignore[type-arg]
 _SEARCH_CACHE = _Bounded(16_384)
 _SUBTERM_CACHE = _Bounded(8_192)
 _TITLE_CACHE = _Bounded(8_192)
+_HISTORY_TARGETS = _Bounded(64)  # billable history codes under one category (Z80-Z87)
 _CACHE_LOCK = threading.Lock()
 
 
@@ -1725,6 +1726,7 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
     # history of coronary artery disease)
     naming = [w for w in doc.head if w not in ("disease", "disorder", "syndrome", "condition", "problem")][-1:]
+    by_class = _history_by_class(mention, cs)
     end, used, _ = _walk(cs, base, doc, set())
     code = _hit_code(_follow_see(cs, end, 3)) if end is not base else None
     if not code or not any(_word_match(n, w) for n in naming for w in used):
@@ -1739,16 +1741,192 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
                 start = sub
                 break
         if start is None:
-            return ()
+            return by_class
         end, used, _ = _walk(cs, _follow_see(cs, start, 3) or start, doc, set(doc.head))
         code = _hit_code(_follow_see(cs, end, 3))
         if not code:
-            return ()
+            return by_class
     code, _how = _billable(cs, code, doc, mention.details.encounter or "initial")
     obj = cs.get(code) if code else None
     if obj is None or not obj.billable:
-        return ()
+        return by_class
+    if by_class and "unspecified" in obj.title.lower() and by_class[0].kind != "nos":
+        return by_class  # "History of BCC of the cheek": the skin's history code, not "malignant neoplasm NOS"
     return (CodeSuggestion(obj.code, obj.title, cs.kind(obj.code), 1.0),)  # type: ignore[arg-type]
+
+
+_HISTORY_SAID = re.compile(r"\b(?:history|hx|h/o|past|previous|prior|s/p|status post)\b", re.I)
+_HISTORY_FILLER = frozenset(_content("personal family history other specified unspecified diseases disorders "
+                                     "conditions certain system systems"))
+
+
+def _history_by_class(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
+    """The history code by the classification of the condition itself. The condition is coded as if current; the
+    tabular says which conditions each history category takes ("Z87.4 Personal history of diseases of
+    genitourinary system: Conditions classifiable to N00-N99"); within the deepest such category, the billable
+    code whose title words the condition's code, category, block or chapter title carry, else its "other" code
+    (endometriosis N80.9 -> Z87.42 "... other diseases of the female genital tract"; C. difficile enterocolitis
+    A04.72 -> Z86.19). The Index lists few conditions under "History"."""
+    if not _HISTORY_SAID.search(mention.sentence or mention.text):
+        return ()  # "hypotension, resolved with IV fluids" was treated here: no history code
+    current = replace(mention, assertion=replace(mention.assertion, historical=False, family=False))
+    try:
+        first = _recommend(current, Specificity("specific", 0.5), cs)[0].codes[:1]
+    except Exception:  # noqa: BLE001 - a condition that cannot be coded has no history code either
+        return ()
+    obj = cs.get(first[0].code) if first else None
+    if obj is not None and obj.code[:2] in ("Z8",) and "history" in obj.title.lower():
+        return first  # the sentence named the history code itself ("History of peptic ulcer disease" -> Z87.11)
+    if obj is None or obj.code[0] == "Z":
+        return ()
+    roots = ("Z80", "Z81", "Z82", "Z83", "Z84") if mention.assertion.family else ("Z85", "Z86", "Z87")
+    home = max((h for h in _history_categories(cs, roots) if any(_in_range(obj.code, r) for r in h[1])),
+               key=lambda h: len(h[0].code), default=None)
+    if home is None:
+        return ()
+    node = home[0]
+    if not node.billable:
+        contexts = [(3.0, obj.title)] + [(2.0, a.title) for a in cs.ancestors(obj.code)] + \
+            [(1.5, cs.section_title(obj.section)), (1.0, cs.chapter_title(obj.chapter))]
+        contexts = [(wt, _content(re.sub(r"\([A-Z]\d.*?\)", " ", text))) for wt, text in contexts if text]
+        ranked = []
+        for cand in cs.billable_descendants(node.code):
+            words = [w for w in _content(cand.title) if w not in _HISTORY_FILLER]
+            wt = next((wt for wt, ctx in contexts
+                       if words and all(any(_word_match(w, c) for c in ctx) for w in words)), 0.0)
+            kind = cs.kind(cand.code)
+            ranked.append((wt > 0, len(words) if wt else 0, wt, kind == "nec", kind != "nos", cand))
+        if not ranked:
+            return ()
+        node = max(ranked, key=lambda r: r[:5])[5]
+    return (CodeSuggestion(node.code, node.title, cs.kind(node.code), 1.0),)  # type: ignore[arg-type]
+
+
+def _in_range(code: str, spec: str) -> bool:
+    """Whether ``code`` falls in a tabular range such as "C15-C26", "C50.-", "C7A.098" or "O24.4-"."""
+    spec = spec.strip().rstrip(".-").rstrip(".")
+    if "-" in spec:
+        lo, hi = (x.strip() for x in spec.split("-", 1))
+        return lo <= code[:len(lo)] and code[:len(hi)] <= hi
+    return code.startswith(spec)
+
+
+def _history_categories(cs: Any, roots: Sequence[str]) -> list[tuple[Any, list[str]]]:
+    """(history code, the ranges of its "Conditions classifiable to ..." inclusion note) under the roots."""
+    def make() -> list[tuple[Any, list[str]]]:
+        out = []
+        todo = [c for c in (cs.get(r) for r in roots) if c is not None]
+        while todo:
+            c = todo.pop()
+            todo.extend(k for k in (cs.get(x) for x in c.children) if k is not None)
+            note = " ".join(t for t in (*c.inclusion, *c.includes) if "classifiable" in t.lower()
+                            and "except" not in t.lower())  # "S00-T88, except traumatic fractures"
+            m = re.search(r"classifiable (?:elsewhere in|to) ([A-Z0-9.,;\- ]+)", note)
+            if m:
+                out.append((c, [r for r in re.split(r"[,;]\s*", m.group(1)) if re.match(r"[A-Z]\d", r.strip())]))
+        return out
+    return _cached(_HISTORY_TARGETS, (id(cs), tuple(roots)), make)
+
+
+_STATUS_CUE = re.compile(r"^\s*(status\s+post|s/p|presence\s+of|long[\s-]*term\s+(?:current\s+)?use\s+of|screening|bmi)"
+                         r"\b[\s:=]*(?:is\s+|of\s+|was\s+)?(.*)$", re.I | re.S)
+_STATUS_BASES = {"status post": ("Status", "Absence"), "s/p": ("Status", "Absence"), "presence of": ("Presence",),
+                 "long-term": ("Long-term",), "screening": ("Screening",)}
+
+
+def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...], str] | None:
+    """Codes of a status phrase, which chapter Z codes from its own Index main term: "status post cholecystectomy"
+    (Status - cholecystectomy Z90.49), "status post left below-knee amputation" (Status - amputation - leg - below
+    knee Z89.51-, left), "long-term use of insulin" (Long-term ... drug therapy - insulin Z79.4; a drug the entry
+    does not list: "drug, specified NEC" Z79.899), "screening colonoscopy" (Z12.11), "BMI 51" (Z68.43, adult).
+    None when the mention is no status phrase; no codes when the Index has no entry for it."""
+    m = _STATUS_CUE.match(mention.text)
+    if not m:
+        return None
+    cue = re.sub(r"\s+", " ", m.group(1).lower())
+    cue = "long-term" if cue.startswith("long") else cue
+    rest = m.group(2).strip()
+    if cue == "bmi":
+        return _bmi_code(cs, rest)
+    doc = _documented(replace(mention, text=rest))
+    kept = [(phrase, said) for phrase, said in zip(doc.phrases, doc.originals) if phrase[0] != "context"]
+    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [phrase for phrase, _ in kept]
+    doc.originals = [rest] + [said for _, said in kept]
+    doc.phrases = [(axis, list(dict.fromkeys(_index_words(cs, ws)))) for axis, ws in doc.phrases]
+    said = [w for w in _content(" ".join(_index_words(cs, _words(rest)))) if w not in _GENERIC_DRUG]
+    procedure = [w for w in said if _PROCEDURE_WORD.search(w)]
+    best: tuple[int, int, str, tuple[str, ...]] | None = None
+    for name in _STATUS_BASES[cue]:
+        base = _main_entry(cs, name)
+        if base is None:
+            continue
+        for hit, depth in _status_entries(cs, base.path):
+            code = _hit_code(_follow_see(cs, hit, 3))
+            words = _content(" ".join(p for p in hit.path if p != base.path[0]))
+            matched = {w for w in said if any(_word_match(t, w) for t in words)}
+            if not code or not matched or "NEC" in _last(hit) or any(not any(_word_match(t, w) for w in said) for t in
+                                              _content(_last(hit)) if t not in _STATUS_FILLER):
+                continue  # every word of the entry itself documented ("below knee"), not only its parent's
+            if name == "Absence" and not any(re.search(r"ectomy|amputation", w) for w in said):
+                continue  # an acquired absence is a removal ("knee replacement" is no "Absence - knee")
+            if procedure and name != "Absence" and not any(w in matched for w in procedure):
+                continue  # "knee replacement" is no "Status - knee": the procedure must be the entry's
+            if best is None or (len(matched), -depth) > best[:2]:
+                best = (len(matched), -depth, code, tuple(hit.path))
+        if best is None and cue == "long-term" and said:
+            # a drug the entry does not list: its "drug, specified NEC" subterm
+            end = next((sub for sub in _subterms(cs, base.path) if "specified NEC" in _last(sub)), None)
+            if end is not None and _hit_code(end):
+                best = (1, 0, _hit_code(end), tuple(end.path))
+    if best is None:
+        return (), f"Status phrase ({cue}): the Index has no entry under {' / '.join(_STATUS_BASES[cue])} for it."
+    code, how = _billable(cs, best[2], doc, "initial", best[3])
+    obj = cs.get(code) if code else None
+    if obj is None or not obj.billable:
+        return (), f"Status phrase ({cue}): Index entry {' - '.join(best[3])} has no billable code here."
+    why = f"Status phrase ({cue}): Index {' - '.join(best[3])} -> {obj.code}" + (f"; {how}" if how else "")
+    return (CodeSuggestion(obj.code, obj.title, cs.kind(obj.code), 1.0),), why  # type: ignore[arg-type]
+
+
+_PROCEDURE_WORD = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|graft|"
+                             r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection)")
+_STATUS_FILLER = frozenset(_content("acquired partial complete organ part status post presence of"))
+
+
+def _status_entries(cs: Any, path: Sequence[str], depth: int = 1) -> list[tuple[Any, int]]:
+    """Every entry under a status main term down to three levels, with its depth; an entry that refers to another
+    main term brings that term's entries ("Status - transplant - see also Transplant": Transplant - kidney)."""
+    out: list[tuple[Any, int]] = []
+    for sub in _subterms(cs, path):
+        out.append((sub, depth))
+        if depth < 3:
+            out.extend(_status_entries(cs, sub.path, depth + 1))
+        ref = (getattr(sub, "see", None) or getattr(sub, "see_also", None) or "").strip(" -")
+        target = _lookup(cs, _see_path(ref)) if ref and depth < 3 else None
+        if target is not None and len(target.path) == 1:
+            out.extend((hit, d + 1) for hit, d in _status_entries(cs, target.path, depth + 1))
+    return out
+
+
+def _bmi_code(cs: Any, rest: str) -> tuple[tuple[CodeSuggestion, ...], str]:
+    """The adult Z68 code whose title range holds the documented BMI value ("Body mass index [BMI] 50.0-59.9,
+    adult"); the pediatric codes need a percentile, which a value alone does not give."""
+    m = re.match(r"(\d{1,2}(?:\.\d+)?)", rest)
+    if not m:
+        return (), "BMI without a value: no Z68 code."
+    value = float(m.group(1))
+    for c in cs.billable_descendants("Z68"):
+        t = c.title.lower()
+        if "adult" not in t:
+            continue
+        r = re.search(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)", t)
+        low = re.search(r"(\d+(?:\.\d+)?) or less", t)
+        high = re.search(r"(\d+(?:\.\d+)?) or greater", t)
+        if ((r and float(r.group(1)) <= value <= float(r.group(2)) + 0.099) or (low and value <= float(low.group(1)))
+                or (high and value >= float(high.group(1)))):
+            return ((CodeSuggestion(c.code, c.title, cs.kind(c.code), 1.0),),  # type: ignore[arg-type]
+                    f"BMI {m.group(1)}: the adult Z68 code whose range holds it (adult assumed).")
+    return (), f"BMI {m.group(1)}: no adult Z68 range holds it."
 
 
 def _why_not_coded(mention: Mention) -> str:
@@ -1851,6 +2029,10 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     original = mention
     mention = _expand_abbreviation(mention)
     cs = code_set
+    status = _status_codes(mention, cs)
+    if status is not None:
+        codes, why = status
+        return ScoredMention(original, specificity, codes, why), bool(codes)
     doc = _documented(mention)
     doc.phrases = [(axis, list(dict.fromkeys(_index_words(cs, ws)))) for axis, ws in doc.phrases]
     doc.head = _index_words(cs, doc.head)

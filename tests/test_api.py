@@ -94,12 +94,17 @@ def test_api_oseltamivir_and_nausea(scorer):
 
 def test_api_only_current_affirmed_mentions_are_coded(scorer):
     r = scorer.score("No pneumonia. History of appendicitis. Acute cystitis without hematuria.")
-    coded = [sm for sm in r.mentions if sm.codes]
-    assert all(sm.mention.assertion.current_affirmed for sm in coded)
+    coded = [sm for sm in r.mentions if sm.codes and sm.mention.assertion.current_affirmed]
     for sm in r.mentions:
         if not sm.mention.assertion.current_affirmed:
-            assert sm.codes == () and sm.rationale.startswith("Not coded")
+            # a past history lists only its history code (Z85-Z87) for the coder; a negation nothing
+            assert sm.rationale.startswith("Not coded")
+            assert all(c.code[:2] == "Z8" for c in sm.codes)
+            assert sm.codes == () or sm.mention.assertion.historical
+    assert [sm.codes[0].code[:2] for sm in r.mentions if not sm.mention.assertion.current_affirmed and sm.codes] \
+        == ["Z8"]  # History of appendicitis: K37 -> "Personal history of other diseases of the digestive system"
     assert r.codes == list(dict.fromkeys(sm.codes[0].code for sm in coded))
+    assert not any(c.startswith("Z8") for c in r.codes)
 
 
 def test_api_score_text_matches_scorer_and_schema(scorer, validator):

@@ -103,10 +103,47 @@ FINDING_TRIGGERS = {"abnormal", "increased", "decreased", "elevated", "diminishe
 FINDING_STOP = {"and", "or", "with", "without", "in", "of", "on", "at", "to", "for", "the", "a", "an", "is", "was",
                 "are", "were", "but", "as", "by", "from", "that", "which", "dose", "doses", "risk", "level", "levels"}
 _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
+# Status phrases that ICD-10-CM codes in chapter Z ("status post cholecystectomy", "presence of a cardiac
+# pacemaker", "long-term use of insulin", "encounter for screening colonoscopy", "BMI 41"): one CONDITION span of the
+# cue and the words after it up to the clause end; the recommender reads the cue.
+STATUS_CUES = (("status", "post"), ("s/p",), ("presence", "of"), ("long", "-", "term", "current", "use", "of"),
+               ("long", "-", "term", "use", "of"), ("long", "term", "current", "use", "of"), ("long", "term", "use", "of"),
+               ("screening",))
+_PROCEDURE = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|cabg|graft|"
+                        r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection)")
+STATUS_END = {"with", "without", "and", "but", "who", "which", "that", "on", "since", "in", "at", "for", "due",
+              "secondary", "after", "x", "times", "was", "is", "were", "are", "has", "had", "now", "currently"}
 # Positional compounds of imaging/exam reports ("anteroseptal", "inferolateral", "posteromedial").
 _POSITIONAL = re.compile(r"^(?:antero|postero|infero|supero|latero|medio)-?"
                          r"(?:septal|lateral|medial|apical|basal|inferior|superior|posterior|anterior)$")
 _POSITIONAL_PREFIXES = ("ante", "post", "infe", "supe", "late", "medi")
+
+
+def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
+    """(start, end, "CONDITION") of each status phrase: a cue of :data:`STATUS_CUES` and up to six words after it
+    that end at punctuation or a clause word; "BMI" with its value ("BMI is 51", "BMI: 32.5")."""
+    out = []
+    n = len(lowers)
+    for i, w in enumerate(lowers):
+        if w == "bmi":
+            j = i + 1
+            while j < n and j - i <= 3 and lowers[j] in ("is", "of", ":", "=", "was", "today", "now"):
+                j += 1
+            if j < n and re.fullmatch(r"\d{1,2}(?:\.\d+)?", lowers[j]):
+                out.append((i, j + 1, "CONDITION"))
+            continue
+        for cue in STATUS_CUES:
+            if tuple(lowers[i:i + len(cue)]) != cue:
+                continue
+            j = i + len(cue)
+            while j < n and j - i - len(cue) < 6 and lowers[j] not in STATUS_END and (
+                    lowers[j].isalnum() or lowers[j] in ("-", "/") or "-" in lowers[j]):
+                j += 1
+            if j > i + len(cue) and lowers[j - 1] not in ("-", "/") and (
+                    cue[0] not in ("status", "s/p") or any(_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
+                out.append((i, j, "CONDITION"))  # "status post MI" stays the condition MI
+            break
+    return out
 
 
 def _positional(word: str) -> bool:
@@ -630,6 +667,7 @@ class LexiconMatcher:
         found.extend(heads)
         if self.finding_phrases:
             found.extend(self._findings(doc, lowers))
+            found.extend(_status_phrases(lowers))
         predicative = self._predicative
         for i, w in enumerate(lowers):  # "the throat was mildly erythematous", "uterus is enlarged"
             if w in predicative:
