@@ -582,6 +582,8 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             for v in vs[:1]:
                 for sub in subs:
                     multi.setdefault(f"{sub} {v}", "index subterm + main term")
+                    if len(sub) == 1 and sub.isalpha() and c["Code"] and f"{v} {sub}" in forms:
+                        multi.setdefault(f"{v} {sub}", "index main term + letter")  # "Hepatitis - C" -> "hepatitis c"
                     if f"{v} {sub}" in plain_heads or f"{v} {sub}s" in plain_heads:  # "sore throat", "varicose vein"
                         multi.setdefault(f"{v} {sub}", "index main term + subterm")
                     if lvl == 2 and 1 in parents:
