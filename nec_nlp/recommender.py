@@ -240,6 +240,7 @@ class _Doc:
     negative: set[int] = field(default_factory=set)  # indexes of phrases stated as absent ("without hematuria")
     originals: list[str] = field(default_factory=list)  # the documented surface string of each phrase
     other_specified: bool = False  # the provider wrote "other (specified) X": a type the code set has no code for
+    region: set[str] = field(default_factory=set)  # region words of a site (Table of Neoplasms): child codes only
     cov_cache: dict[Any, tuple[float, set[str]]] = field(default_factory=dict)  # _coverage per (term, used, ...)
 
     def described(self, matched: Iterable[str]) -> list[str]:
@@ -1379,7 +1380,7 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc, path_words: frozenset[str] 
     """Among billable descendants pick the one whose title matches the documented words best (laterality
     included) and the words of the index entry it came from; ties go to the unspecified code, then the
     shortest."""
-    dwords = doc.detail_words | set(doc.head) | path_words
+    dwords = doc.detail_words | set(doc.head) | path_words | doc.region
     lat = (doc.laterality or "").lower()
 
     dkey = frozenset(dwords)
@@ -2041,6 +2042,15 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         # the Table of Neoplasms files the documented site under skin ("forehead (skin)"): weak evidence of "skin"
         doc.phrases.append(("context", ["skin"]))
         doc.originals.append("site on the skin (Table of Neoplasms)")
+    for axis, ws in list(doc.phrases):
+        region = _region_words(cs, " ".join(ws)) if axis == "site" else ()
+        if region and not set(region) & doc.detail_words:
+            # the Table of Neoplasms files a body part under its region ("knee NEC" C76.5- "lower limb"): what
+            # tabular titles say for it ("lipoma of left leg", "Merkel cell carcinoma of left lower limb")
+            limb = [w for w in region if w in _LIMB_WORD.values()]
+            doc.phrases.append(("context", [w for w in region if w not in limb]))
+            doc.originals.append(f"{' '.join(ws)}: {' '.join(region[:2])} (Table of Neoplasms)")
+            doc.region |= set(limb)  # "leg" is no index word for a knee ("Fracture, leg" is the lower leg)
     if not mention.details.drug and any(_names_drug(cs, c) for c in mention.details.cause):
         # a cause the Table of Drugs lists by name ("induced by Coumadin") is what the index calls a drug
         doc.phrases.append(("drug", ["drug", "medicament", "medication"]))
@@ -2435,6 +2445,8 @@ def _fit(code: Any, c: _Cand, doc: _Doc) -> tuple[float, bool]:
             # ("Unspecified traumatic cataract, left eye" is no code for a cataract of the left eye)
             weights[w] = max(weights.get(w, 0.0), 0.7 if axis == "context" else 0.2 if (
                 axis == "laterality" and c.source == "tabular") else 1.0)
+    for w in doc.region:  # "knee" is on the "lower limb, including hip" / "left leg" of a title
+        weights.setdefault(w, 0.7)
     ftext = frozenset(text)
     wkeys = frozenset(weights)
     fit = sum(wt for w, wt in weights.items() if _matches_any(w, ftext))
@@ -2582,6 +2594,42 @@ def _is_skin_site(cs: Any, site: str) -> bool:
             ok = False
         _SKIN_CACHE[key] = ok
     return _SKIN_CACHE[key]
+
+
+_LIMB_WORD = {"upper": "arm", "lower": "leg"}
+
+
+def _named_joints(cs: Any) -> frozenset[str]:
+    """Joints the tabular names by themselves: the first word after "Pain in" of the M25.5 codes (shoulder,
+    elbow, wrist, hip, knee, ankle)."""
+    def make() -> frozenset[str]:
+        parent = cs.get("M25.5")
+        out = set()
+        for child in (cs.get(c) for c in (parent.children if parent else ())):
+            m = re.match(r"pain in (\w+)", child.title.lower()) if child else None
+            if m and m.group(1) not in ("joints", "unspecified", "other"):
+                out.add(_stem(m.group(1)))
+        return frozenset(out)
+    return _cached(_TITLE_CACHE, (id(cs), "joints"), make)
+
+
+def _region_words(cs: Any, site: str) -> tuple[str, ...]:
+    """The region words of a body part that the Table of Neoplasms files under an ill-defined region (C76: "knee
+    NEC" -> C76.5 "lower limb", with "leg", the tabular's other word for it; "forearm NEC" -> "upper limb", "arm");
+    empty for sites with organs of their own."""
+    def make() -> tuple[str, ...]:
+        try:
+            hit = cs.neoplasms.lookup(site, "malignant") if site else None
+        except Exception:  # noqa: BLE001
+            return ()
+        if hit is None or not hit.code or not hit.exact_site or not hit.code.startswith(("C76.4", "C76.5")):
+            return ()
+        if any(_word_match(w, j) for w in _content(site) for j in _named_joints(cs)):
+            return ()  # a joint is coded by its own name ("Pain in hip" M25.55-, "Fracture, hip"), not the limb
+        obj = cs.get(hit.code[:5])
+        words = [w for w in _content(obj.title if obj else "") if w not in ("malignant", "neoplasm")]
+        return tuple(words + [_LIMB_WORD[w] for w in words if w in _LIMB_WORD])
+    return _cached(_TITLE_CACHE, (id(cs), "region", site), make)
 
 
 def _is_site(cs: Any, term: str) -> bool:
