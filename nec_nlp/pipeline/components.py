@@ -119,6 +119,13 @@ _POSITIONAL = re.compile(r"^(?:antero|postero|infero|supero|latero|medio)-?"
 _POSITIONAL_PREFIXES = ("ante", "post", "infe", "supe", "late", "medi")
 
 
+def _lengths_of(table: Dict[Tuple[str, ...], str]) -> Dict[str, List[int]]:
+    lengths: Dict[str, set] = {}
+    for toks in table:
+        lengths.setdefault(toks[0], set()).add(len(toks))
+    return {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
+
+
 def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
     """(start, end, "CONDITION") of each status phrase: a cue of :data:`STATUS_CUES` and up to six words after it
     that end at punctuation or a clause word; "BMI" with its value ("BMI is 51", "BMI: 32.5")."""
@@ -614,6 +621,20 @@ class LexiconMatcher:
                     lengths.setdefault(toks[0], set()).add(len(toks))
                 if t.main_term and label == "CONDITION":
                     main_terms.add(toks)
+        # the same CONDITION names without their hyphens: "Failure-to-thrive", "Wolff-Parkinson White syndrome",
+        # "tachy-brady" are written with hyphens the Index does not print, or without those it does
+        dehyph: Dict[Tuple[str, ...], str] = {}
+        hyphened: Dict[Tuple[str, ...], str] = {}
+        for toks, label in table.items():
+            if label != "CONDITION":
+                continue
+            bare = tuple(w for w in toks if w != "-")
+            if len(bare) >= 2 and table.get(bare, label) == label:  # "motor vehicle accident" stays a CAUSE
+                dehyph.setdefault(bare, label)
+                if len(bare) < len(toks):
+                    hyphened.setdefault(bare, label)
+        self._dehyph = (dehyph, _lengths_of(dehyph))
+        self._hyphened = (hyphened, _lengths_of(hyphened))
         self._table = table
         self._main_terms = main_terms
         self._predicative = predicative
@@ -662,6 +683,7 @@ class LexiconMatcher:
                     label = table.get(tuple(lowers[i:i + k]))
                     if label is not None:  # "drug - induced": the cause word is before the hyphen
                         found.append((i - 1 if w == "-" and i > 0 else i, i + k, label))
+        found.extend(self._dehyphenated(lowers))
         heads = [(s, e + 1, "CONDITION") for s, e, label in found
                  if label == "SITE" and e < n and lowers[e] in GENERIC_HEAD_WORDS]
         found.extend(heads)
@@ -723,6 +745,22 @@ class LexiconMatcher:
         self._inner_sites(conditions, found, lowers, links)
         doc._.nec_links = links
         return doc
+
+    def _dehyphenated(self, lowers: List[str]) -> List[Tuple[int, int, str]]:
+        """CONDITION names matched with the text's and the term's hyphen tokens left out (span in doc tokens)."""
+        keep = [i for i, w in enumerate(lowers) if w != "-"]
+        table, lengths = self._dehyph if len(keep) < len(lowers) else self._hyphened
+        if not table:
+            return []
+        comp = [lowers[i] for i in keep]
+        out = []
+        n = len(comp)
+        for j, w in enumerate(comp):
+            for k in lengths.get(w, ()):
+                if j + k <= n and tuple(comp[j:j + k]) in table:
+                    out.append((keep[j], keep[j + k - 1] + 1, "CONDITION"))
+                    break
+        return out
 
     def _inner_sites(self, conditions: List[Span], found: List[Tuple[int, int, str]], lowers: List[str],
                      links: Dict[str, Any]) -> None:
