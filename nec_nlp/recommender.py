@@ -751,11 +751,24 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
         variants += [words[:-1] + [alt] for alt in sorted(_EPONYM_HEADS - {head})]
     for variant in variants:
         _search_main_terms(cs, variant, found, seen)
+    raw = re.findall(r"[a-z]+", mention.text.lower())
+    singular = _latin_singular(raw[-1]) if raw else None
+    if not found and singular:  # "lentigines" is the index's "Lentigo"
+        _search_main_terms(cs, words[:-1] + [singular], found, seen)
     found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     strict = [f for f in found if not f[4]]
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
         found.sort(key=lambda f: -len(_subterms(cs, f[2].path)))
     return [(h, consumed) for _, _, h, consumed, _ in found]
+
+
+def _latin_singular(word: str) -> str | None:
+    """The singular of a Latin plural condition word ("lentigines" -> "lentigo", "nevi" -> "nevus", "varices" ->
+    "varix", "bullae" -> "bulla", "condylomata" -> "condyloma"), for the main-term search only."""
+    for plur, sing in (("igines", "igo"), ("omata", "oma"), ("ices", "ix"), ("ae", "a"), ("i", "us")):
+        if word.endswith(plur) and len(word) > len(plur) + 2:
+            return word[: len(word) - len(plur)] + sing
+    return None
 
 
 def _search_main_terms(cs: Any, words: list[str], found: list[Any], seen: set[Any]) -> None:

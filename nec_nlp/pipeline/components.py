@@ -533,6 +533,19 @@ def _latin_plural(term: str) -> Optional[str]:
     return None
 
 
+def _latin_condition_plural(term: str) -> Optional[str]:
+    """Latin plurals of condition names ("lentigo" -> "lentigines", "nevus" -> "nevi", "varix" -> "varices",
+    "bulla" -> "bullae", "condyloma" -> "condylomata")."""
+    words = term.split()
+    last = words[-1]
+    if not last.isalpha() or len(last) < 5 or last.endswith("ous"):
+        return None
+    for sing, plur in (("igo", "igines"), ("oma", "omata"), ("ix", "ices"), ("us", "i"), ("a", "ae")):
+        if last.endswith(sing):
+            return " ".join([*words[:-1], last[: len(last) - len(sing)] + plur])
+    return None
+
+
 @Language.factory(
     "nec_lexicon",
     assigns=["doc.ents", "doc.spans"],
@@ -596,10 +609,9 @@ class LexiconMatcher:
                 p = _plural(t.term, 3 if t.label == "SITE" else 4)  # "ears", "eyes", "legs"
                 if p:
                     forms.append(p)
-                if t.label == "SITE":
-                    p = _latin_plural(t.term)
-                    if p:
-                        forms.append(p)
+                p = _latin_plural(t.term) if t.label == "SITE" else _latin_condition_plural(t.term)
+                if p:
+                    forms.append(p)
             label = t.label
             if t.source in (PREDICATIVE_SOURCE, PARTICIPLE_SOURCE):
                 predicative.add(t.term)
