@@ -106,7 +106,7 @@ _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
 # Status phrases that ICD-10-CM codes in chapter Z ("status post cholecystectomy", "presence of a cardiac
 # pacemaker", "long-term use of insulin", "encounter for screening colonoscopy", "BMI 41"): one CONDITION span of the
 # cue and the words after it up to the clause end; the recommender reads the cue.
-STATUS_CUES = (("status", "post"), ("s/p",), ("presence", "of"), ("long", "-", "term", "current", "use", "of"),
+STATUS_CUES = (("status", "post"), ("s/p",), ("s", "/", "p"), ("presence", "of"), ("long", "-", "term", "current", "use", "of"),
                ("long", "-", "term", "use", "of"), ("long", "term", "current", "use", "of"), ("long", "term", "use", "of"),
                ("screening",))
 _PROCEDURE = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|cabg|graft|"
@@ -147,7 +147,7 @@ def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
                     lowers[j].isalnum() or lowers[j] in ("-", "/") or "-" in lowers[j]):
                 j += 1
             if j > i + len(cue) and lowers[j - 1] not in ("-", "/") and (
-                    cue[0] not in ("status", "s/p") or any(_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
+                    cue[0] not in ("status", "s/p", "s") or any(_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
                 out.append((i, j, "CONDITION"))  # "status post MI" stays the condition MI
             break
     return out
