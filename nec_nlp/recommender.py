@@ -117,6 +117,9 @@ _NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "first": "1", "second":
              "3rd": "3", "4th": "4", "5th": "5"}
 
 
+_LETTER = "letter-"  # a one-letter index subterm ("A", "S") as a word of its own
+
+
 def _stem(word: str) -> str:
     if word in _NUMERALS:
         return _NUMERALS[word]
@@ -189,7 +192,8 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "refractory": ("intractable",), "pharmacoresistant": ("intractable",),
     "sacrum": ("sacral",), "sacral": ("sacrum",), "coccyx": ("coccygeal",), "coccygeal": ("coccyx",),
     "norovirus": ("norwalk", "viral"), "neonatal": ("newborn",), "neonate": ("newborn",),
-    "zoster": ("herpes",), "shingles": ("herpes", "zoster"), "gonococcal": ("gonorrheal", "gonococcus"),
+    "zoster": ("herpes",), "shingles": ("herpes", "zoster"), "strep": ("streptococcal", "streptococcus"),
+    "staph": ("staphylococcal", "staphylococcus"), "gonococcal": ("gonorrheal", "gonococcus"),
     # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
     "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
@@ -298,6 +302,11 @@ def _documented(mention: Mention) -> _Doc:
     if d.laterality:
         phrases.append(("laterality", _content(d.laterality)))
         originals.append(d.laterality)
+    # a letter that names a type ("hepatitis A", "protein S deficiency"), which the stop words would drop
+    letters = [_LETTER + x.lower() for x in re.findall(r"(?<=\w )([AS])\b(?!')", mention.text)]
+    if letters:
+        phrases.append(("type", letters))
+        originals.append(" ".join(x[-1].upper() for x in letters))
     # Modifiers inside the mention span itself ("focal epilepsy" when the pipeline kept them together).
     head = _content(mention.text)
     known = {w for _, ws in phrases for w in ws}
@@ -379,6 +388,9 @@ def _alternatives(term: str) -> tuple[list[str], ...]:
 @lru_cache(maxsize=1 << 14)
 def _alternatives_cached(term: str) -> tuple[list[str], ...]:
     """Content words of each alternative an index term offers ("atrial or auricular", "Diabetes, diabetic")."""
+    letter = re.fullmatch(r"\s*([AaSs])\s*(?:\([^)]*\))?\s*", term)
+    if letter:  # "Hepatitis - A", "Deficiency - protein - S": a letter that is also a stop word
+        return ([_LETTER + letter.group(1).lower()],)
     inner = re.findall(r"\(([^)]*)\)", term)
     outer = re.sub(r"\([^)]*\)", " ", term)
     pieces = [p.strip() for p in re.split(r",\s*or\s+|,|\s+or\s+", outer) if p.strip()]
