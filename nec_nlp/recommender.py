@@ -369,10 +369,16 @@ _GESTATION = re.compile(r"\b(?:at|of)\s+(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks
                         re.I)
 
 
+_PREGNANCY_SAID = re.compile(r"\b(?:pregnan\w*|gestation\w*|gravid\w*|intrauterine pregnancy|iup)\b", re.I)
+_WEEKS = re.compile(r"\b(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\b()", re.I)
+
+
 def _trimester(sentence: str) -> str | None:
     """The trimester ("1"/"2"/"3", as titles' ordinals stem) of a gestational age in weeks stated in the sentence
     (ICD-10-CM: first < 14 weeks, second 14 to < 28, third 28 until delivery)."""
     m = _GESTATION.search(sentence)
+    if not m and _PREGNANCY_SAID.search(sentence) and not re.search(r"post-?partum|puerper|deliver", sentence, re.I):
+        m = _WEEKS.search(sentence)  # "UTI in pregnancy, 22 weeks"
     if not m:
         return None
     weeks = int(m.group(1) or m.group(2))
@@ -1054,7 +1060,7 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
     if best is None:
         return hit, used, alternates
     _, sub, matched = best
-    used = used | matched
+    used = used | matched | _nonessential_said(sub, doc)
     target = _follow_see(cs, sub, 3)
     if target is not sub and target is not None and tuple(target.path) != tuple(sub.path):
         # Continue the walk inside the referenced entry, which may have subterms of its own.
@@ -1065,6 +1071,18 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
         # the deeper entry is a heading without a code ("streptococcal NEC > group"): stay where a code is
         return (target if target is not None else sub), used, alternates + alt2
     return end, used2, alternates + alt2
+
+
+def _nonessential_said(hit: Any, doc: _Doc) -> set[str]:
+    """Documented words that an entry's nonessential modifiers name ("Infection, urinary (tract)"): they do not
+    change the code, so they are no leftover detail calling for an "other specified" code."""
+    groups = re.findall(r"\(([^)]*)\)", getattr(hit, "nonessential", None) or "")
+    # plain modifiers only: "(without neurogenic claudication)" or "(see also ...)" says something else
+    words = [w for g in groups if not re.search(r"\b(?:with|without|not|see|except|due|in|by)\b", g, re.I)
+             for w in _content(g)]
+    if not words:
+        return set()
+    return {w for _axis, ws in doc.phrases for w in ws if any(_word_match(t, w) for t in words)}
 
 
 def _site_split(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, Any, set[str]] | None:

@@ -37,7 +37,17 @@ pytestmark = pytest.mark.slow
     ("Solar lentigines on the dorsal hands.", "lentigines", "L81.4"),
     ("Acute on chronic HFrEF.", "hfref", "I50.23"),
     ("IDA, workup pending.", "ida", "D50.9"),
-    # guards: a joint keeps its own codes; "status post" a condition stays that condition
+    # one-letter subterms that are stop words; strep/staph
+    ("Hepatitis A.", "hepatitis", "B15.9"),
+    ("Protein S deficiency, on lifelong anticoagulation.", "protein", "D68.59"),
+    ("Group A strep pharyngitis.", "pharyngitis", "J02.0"),
+    # a nonessential modifier ("Infection, urinary (tract)") is no leftover detail calling for "specified type
+    # NEC"; weeks stated beside "pregnancy" give the trimester
+    ("UTI at 30 weeks' gestation.", "uti", "O23.43"),
+    ("UTI in pregnancy, 22 weeks.", "uti", "O23.42"),
+    # guards: a joint keeps its own codes; "status post" a condition stays that condition; a "(without ...)"
+    # modifier is no plain one
+    ("Lumbar spinal stenosis with neurogenic claudication.", "stenosis", "M48.062"),
     ("Left hip fracture.", "fracture", "S72.002A"),
     ("Pain in the right hip.", "pain", "M25.551"),
     ("Status post MI.", "mi", "I25.2"),
