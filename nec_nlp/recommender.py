@@ -290,6 +290,10 @@ def _documented(mention: Mention) -> _Doc:
     for axis, values in (("site", d.site), ("type", d.type), ("cause", d.cause), ("drug", d.drug)):
         for v in values:
             ws = _content(v)
+            if axis == "cause" and v.lower() in _external_causes():
+                # "after a fall": an external cause, coded apart (chapter 20); it may choose a subterm but is no
+                # detail that the condition's code lacks ("Injury, head, specified NEC")
+                axis = "external"
             if ws:
                 if set(_WORD.findall(v.lower())) & _NEGATORS or _negated_in_sentence(sent_low, v.lower()):
                     negative.add(len(phrases))
@@ -913,7 +917,7 @@ def _combination_candidates(cs: Any, mention: Mention, doc: _Doc) -> list[_Cand]
 def _unused_details(doc: _Doc, used: set[str]) -> set[str]:
     """Documented detail words (not sentence context, not stated absent) that no index word took yet."""
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
-    return {w for i, (axis, ws) in enumerate(doc.phrases) if axis not in ("context", "drug", "laterality")
+    return {w for i, (axis, ws) in enumerate(doc.phrases) if axis not in ("context", "drug", "laterality", "external")
             and i not in doc.negative and not _co_condition(doc, i)
             for w in ws if w not in used and w not in descriptors}
 
@@ -2241,7 +2245,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         # C7B, D3A) with their own sites: the Table of Neoplasms does not apply
         cands = [c for c in cands if c.source != "neoplasms"]
     descriptors = {_stem(w) for w in _DESCRIPTOR_WORDS}
-    leftover = {w for axis, ws in doc.phrases if axis not in ("context", "drug") for w in ws
+    leftover = {w for axis, ws in doc.phrases if axis not in ("context", "drug", "external") for w in ws
                 if w not in used and w not in descriptors} if use is None else set()
     if doc.other_specified and use is None:
         leftover.add("other")
@@ -2322,6 +2326,25 @@ def _post_compounds(cs: Any, sentence: str) -> list[str]:
                 out.append(_stem(w + nxt))
                 break
     return out
+
+
+_EXTERNAL: set[str] | None = None
+
+
+def _external_causes() -> set[str]:
+    """CAUSE terms of the extraction lexicon taken from the External Cause Index ("fall", "motor vehicle
+    accident")."""
+    global _EXTERNAL
+    if _EXTERNAL is None:
+        try:
+            from nec_nlp.pipeline.rules import resource_lines
+
+            _EXTERNAL = {r["term"].lower() for r in resource_lines("causes.jsonl")
+                         if "external cause" in r.get("source", "")}
+        except Exception as exc:  # noqa: BLE001 - no lexicon: every cause counts as a detail
+            logger.debug("cause lexicon unavailable: %s", type(exc).__name__)
+            _EXTERNAL = set()
+    return _EXTERNAL
 
 
 def _abbreviations() -> dict[str, str]:

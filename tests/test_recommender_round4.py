@@ -45,6 +45,8 @@ pytestmark = pytest.mark.slow
     # NEC"; weeks stated beside "pregnancy" give the trimester
     ("UTI at 30 weeks' gestation.", "uti", "O23.43"),
     ("UTI in pregnancy, 22 weeks.", "uti", "O23.42"),
+    # an external cause is coded apart, not a detail the injury code lacks
+    ("Head injury after a fall, initial encounter.", "head injury", "S09.90XA"),
     # guards: a joint keeps its own codes; "status post" a condition stays that condition; a "(without ...)"
     # modifier is no plain one
     ("Lumbar spinal stenosis with neurogenic claudication.", "stenosis", "M48.062"),
