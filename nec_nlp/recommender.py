@@ -193,7 +193,9 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "sacrum": ("sacral",), "sacral": ("sacrum",), "coccyx": ("coccygeal",), "coccygeal": ("coccyx",),
     "norovirus": ("norwalk", "viral"), "neonatal": ("newborn",), "neonate": ("newborn",),
     "zoster": ("herpes",), "shingles": ("herpes", "zoster"), "strep": ("streptococcal", "streptococcus"),
-    "staph": ("staphylococcal", "staphylococcus"), "gonococcal": ("gonorrheal", "gonococcus"),
+    "staph": ("staphylococcal", "staphylococcus"),
+    # one side documented is the index's "unilateral" ("Osteoarthritis, knee, unilateral" for a left knee)
+    "left": ("unilateral",), "right": ("unilateral",), "gonococcal": ("gonorrheal", "gonococcus"),
     # a drug documented as such is what the index calls a medicament ("Hypothyroidism, due to, medicament")
     "drug": ("medicament",), "medication": ("medicament", "drug"), "medicine": ("medicament", "drug"),
     # a part names the region the index (or the tabular) codes it by when it has no entry of its own
@@ -429,7 +431,7 @@ def _alternatives_cached(term: str) -> tuple[list[str], ...]:
 
 # Index words that name no axis of their own ("lumbar region", "upper part"), or the patient's sex that statements
 # rarely repeat ("Congestion, pelvic, female"): optional when matching.
-_FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple",
+_FILLER = frozenset({"region", "part", "level", "area", "structure", "portion", "organ", "site", "multiple", "phase",
                      "end", "induced", "female", "male"})
 
 

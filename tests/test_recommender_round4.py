@@ -45,6 +45,9 @@ pytestmark = pytest.mark.slow
     # NEC"; weeks stated beside "pregnancy" give the trimester
     ("UTI at 30 weeks' gestation.", "uti", "O23.43"),
     ("UTI in pregnancy, 22 weeks.", "uti", "O23.42"),
+    # one documented side is the index's "unilateral"; "phase" names no axis ("Dysphagia, oropharyngeal phase")
+    ("Left knee osteoarthritis.", "osteoarthritis", "M17.12"),
+    ("Oropharyngeal dysphagia.", "dysphagia", "R13.12"),
     # an external cause is coded apart, not a detail the injury code lacks
     ("Head injury after a fall, initial encounter.", "head injury", "S09.90XA"),
     # guards: a joint keeps its own codes; "status post" a condition stays that condition; a "(without ...)"
