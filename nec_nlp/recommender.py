@@ -1728,6 +1728,22 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
                                ("Table of Neoplasms", nc.matched_entry or site, behaviour.replace("_", " ")),
                                "neoplasms", tuple(_content(site)), note=getattr(nc, "note", None),
                                extra={"spread": spread}))
+    if not cands:
+        # no documented site: the site the reference itself names ("Sarcoma, Ewing's - see Neoplasm, bone,
+        # malignant" -> bone C41.9)
+        parts = [p.strip() for p in see.split(",")]
+        named = [p for p in parts[1:] if p.lower() not in ("malignant", "benign", "in situ", "uncertain behavior",
+                                                              "unspecified behavior", "by site", "secondary",
+                                                              "primary") and "site" not in p.lower()]
+        if len(parts) >= 3 and named:
+            try:
+                nc = cs.neoplasms.lookup(", ".join(named), behaviour)
+            except Exception:  # noqa: BLE001
+                nc = None
+            if nc is not None and nc.code and nc.exact_site:
+                cands.append(_Cand(nc.code, 2.4, ("Table of Neoplasms", nc.matched_entry or named[0],
+                                                  behaviour.replace("_", " ")), "neoplasms", (),
+                                   note=f"site named by the index reference ({see})"))
     return cands
 
 

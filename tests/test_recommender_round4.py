@@ -48,6 +48,8 @@ pytestmark = pytest.mark.slow
     # one documented side is the index's "unilateral"; "phase" names no axis ("Dysphagia, oropharyngeal phase")
     ("Left knee osteoarthritis.", "osteoarthritis", "M17.12"),
     ("Oropharyngeal dysphagia.", "dysphagia", "R13.12"),
+    # no documented site: the site the index's "see Neoplasm, <site>, <behaviour>" names
+    ("Ewing sarcoma.", "sarcoma", "C41.9"),
     # an external cause is coded apart, not a detail the injury code lacks
     ("Head injury after a fall, initial encounter.", "head injury", "S09.90XA"),
     # guards: a joint keeps its own codes; "status post" a condition stays that condition; a "(without ...)"
