@@ -2273,6 +2273,9 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         if preg is not None:
             cands.append(replace(preg, score=max(c.score for c in cands) + 1.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+    suggestions, info, first_note = _code_first(cs, suggestions, info, doc)
+    if first_note:
+        primary_note.append(first_note)
     rationale = _rationale(doc, specificity, info, enc_note, primary_note, leftover)
     missing = _missing(cs, mention, doc, suggestions, drug_documented, main_path, used)
     query_text = _query(mention, missing, use) if suggestions and suggestions[0].kind == "nos" else None
@@ -2285,6 +2288,32 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         rationale += f' "{original.text}" read as "{mention.text}".'
     sm = ScoredMention(original, specificity, tuple(suggestions), rationale, tuple(missing), query_text)
     return sm, beyond
+
+
+def _code_first(cs: Any, suggestions: list[CodeSuggestion], info: list[dict[str, Any]], doc: _Doc
+                ) -> tuple[list[CodeSuggestion], list[dict[str, Any]], str | None]:
+    """Sequencing: when the first code's tabular says "code first" a code that is also suggested for this mention and
+    names the mention's own condition, that code goes first ("COVID-19 pneumonia": U07.1, then J12.82, whose note
+    reads "Code first COVID-19 (U07.1)")."""
+    if len(suggestions) < 2 or not doc.head:
+        return suggestions, info, None
+    # a plain "Code first X (code)", not "any associated ...", "underlying condition, such as", "if applicable"
+    refs = [r for text, examples in _grouped(_notes_of(cs, suggestions[0].code).get("code_first", []))
+            if not examples and not text.rstrip().endswith(":")
+            and not re.search(r"\b(?:any|associated|underlying|applicable|such|if|known)\b", text, re.I)
+            for r in _refs(text)]
+    if not refs:
+        return suggestions, info, None
+    head = doc.head[-1]
+    said = set(doc.head) | doc.detail_words
+    for i, sg in enumerate(suggestions[1:5], start=1):
+        words = [t for t in _content(sg.title) if t not in _GENERIC_TITLE]
+        if any(_in_ref(sg.code, r) for r in refs) and any(_word_match(head, t) for t in words) and all(
+                any(_term_match(t, w) for w in said) for t in words):
+            order = [i] + [j for j in range(len(suggestions)) if j != i]
+            note = f"{sg.code} first: {suggestions[0].code} says 'code first' it"
+            return [suggestions[j] for j in order], [info[j] for j in order if j < len(info)], note
+    return suggestions, info, None
 
 
 _ABBREVIATIONS: dict[str, str] | None = None

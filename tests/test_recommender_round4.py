@@ -50,6 +50,11 @@ pytestmark = pytest.mark.slow
     ("Oropharyngeal dysphagia.", "dysphagia", "R13.12"),
     # no documented site: the site the index's "see Neoplasm, <site>, <behaviour>" names
     ("Ewing sarcoma.", "sarcoma", "C41.9"),
+    # sequencing: a plain "Code first COVID-19 (U07.1)" note of the first code puts U07.1 first
+    ("COVID-19 pneumonia.", "covid", "U07.1"),
+    # guards: "code first any associated ..." and "if applicable ..." notes move nothing
+    ("End-stage renal disease (ESRD).", "renal", "N18.6"),
+    ("Superficial thrombophlebitis of the left leg.", "thrombophlebitis", "I80.02"),
     # an external cause is coded apart, not a detail the injury code lacks
     ("Head injury after a fall, initial encounter.", "head injury", "S09.90XA"),
     # guards: a joint keeps its own codes; "status post" a condition stays that condition; a "(without ...)"
