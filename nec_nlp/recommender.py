@@ -289,8 +289,10 @@ def _documented(mention: Mention) -> _Doc:
     originals: list[str] = []
     negative: set[int] = set()
     sent_low = (mention.sentence or "").lower()
+    sites = _site_abbreviations()
     for axis, values in (("site", d.site), ("type", d.type), ("cause", d.cause), ("drug", d.drug)):
         for v in values:
+            v = sites.get(v, v) if axis == "site" else v  # "Abd" -> "abdominal"
             ws = _content(v)
             if axis == "cause" and v.lower() in _external_causes():
                 # "after a fall": an external cause, coded apart (chapter 20); it may choose a subterm but is no
@@ -2392,6 +2394,27 @@ def _external_causes() -> set[str]:
             logger.debug("cause lexicon unavailable: %s", type(exc).__name__)
             _EXTERNAL = set()
     return _EXTERNAL
+
+
+_SITE_ABBREVIATIONS: dict[str, str] | None = None
+
+
+def _site_abbreviations() -> dict[str, str]:
+    """The extraction lexicon's SITE abbreviations (case-sensitive) -> their full wording ("RLQ" -> "right lower
+    quadrant", "Abd" -> "abdominal")."""
+    global _SITE_ABBREVIATIONS
+    if _SITE_ABBREVIATIONS is None:
+        table: dict[str, str] = {}
+        try:
+            from nec_nlp.pipeline.rules import default_abbreviations
+
+            for a in default_abbreviations():
+                if a.label == "SITE":
+                    table[a.abbr] = f"{a.qualifier} {a.expansion}" if a.qualifier else a.expansion
+        except Exception as exc:  # noqa: BLE001 - no lexicon: abbreviations stay as written
+            logger.debug("abbreviation lexicon unavailable: %s", type(exc).__name__)
+        _SITE_ABBREVIATIONS = table
+    return _SITE_ABBREVIATIONS
 
 
 def _abbreviations() -> dict[str, str]:

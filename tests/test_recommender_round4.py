@@ -55,6 +55,8 @@ pytestmark = pytest.mark.slow
     # guards: "code first any associated ..." and "if applicable ..." notes move nothing
     ("End-stage renal disease (ESRD).", "renal", "N18.6"),
     ("Superficial thrombophlebitis of the left leg.", "thrombophlebitis", "I80.02"),
+    # a site abbreviation is read in full by the recommender too
+    ("Abd pain.", "pain", "R10.9"),
     # an external cause is coded apart, not a detail the injury code lacks
     ("Head injury after a fall, initial encounter.", "head injury", "S09.90XA"),
     # guards: a joint keeps its own codes; "status post" a condition stays that condition; a "(without ...)"
