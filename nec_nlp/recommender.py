@@ -607,7 +607,7 @@ class _Bounded(OrderedDict):  # type: ignore[type-arg]
 _SEARCH_CACHE = _Bounded(16_384)
 _SUBTERM_CACHE = _Bounded(8_192)
 _TITLE_CACHE = _Bounded(8_192)
-_HISTORY_TARGETS = _Bounded(64)  # billable history codes under one category (Z80-Z87)
+_HISTORY_TARGETS = _Bounded(64)  # history categories (Z80-Z87) with the code ranges their notes name
 _CACHE_LOCK = threading.Lock()
 
 
@@ -2318,9 +2318,6 @@ def _code_first(cs: Any, suggestions: list[CodeSuggestion], info: list[dict[str,
     return suggestions, info, None
 
 
-_ABBREVIATIONS: dict[str, str] | None = None
-
-
 _POST = re.compile(r"\b(post|pre)[\s-]+[a-z]", re.I)
 
 
@@ -2377,65 +2374,42 @@ def _post_compounds(cs: Any, sentence: str) -> list[str]:
     return out
 
 
-_EXTERNAL: set[str] | None = None
+@lru_cache(maxsize=1)
+def _lexicon_tables() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    """From the extraction lexicon: CONDITION abbreviations and SITE abbreviations (case-sensitive) -> their full
+    wording (with the qualifier: "T2DM" -> "type 2 diabetes mellitus", "RLQ" -> "right lower quadrant"), and the
+    CAUSE terms taken from the External Cause Index ("fall", "motor vehicle accident")."""
+    conditions: dict[str, str] = {}
+    sites: dict[str, str] = {}
+    external: set[str] = set()
+    try:
+        from nec_nlp.pipeline.rules import default_abbreviations, resource_lines
 
-
-def _external_causes() -> set[str]:
-    """CAUSE terms of the extraction lexicon taken from the External Cause Index ("fall", "motor vehicle
-    accident")."""
-    global _EXTERNAL
-    if _EXTERNAL is None:
-        try:
-            from nec_nlp.pipeline.rules import resource_lines
-
-            _EXTERNAL = {r["term"].lower() for r in resource_lines("causes.jsonl")
-                         if "external cause" in r.get("source", "")}
-        except Exception as exc:  # noqa: BLE001 - no lexicon: every cause counts as a detail
-            logger.debug("cause lexicon unavailable: %s", type(exc).__name__)
-            _EXTERNAL = set()
-    return _EXTERNAL
-
-
-_SITE_ABBREVIATIONS: dict[str, str] | None = None
-
-
-def _site_abbreviations() -> dict[str, str]:
-    """The extraction lexicon's SITE abbreviations (case-sensitive) -> their full wording ("RLQ" -> "right lower
-    quadrant", "Abd" -> "abdominal")."""
-    global _SITE_ABBREVIATIONS
-    if _SITE_ABBREVIATIONS is None:
-        table: dict[str, str] = {}
-        try:
-            from nec_nlp.pipeline.rules import default_abbreviations
-
-            for a in default_abbreviations():
-                if a.label == "SITE":
-                    table[a.abbr] = f"{a.qualifier} {a.expansion}" if a.qualifier else a.expansion
-        except Exception as exc:  # noqa: BLE001 - no lexicon: abbreviations stay as written
-            logger.debug("abbreviation lexicon unavailable: %s", type(exc).__name__)
-        _SITE_ABBREVIATIONS = table
-    return _SITE_ABBREVIATIONS
+        for a in default_abbreviations():
+            full = a.expansion
+            if a.qualifier and a.qualifier.lower() not in full.lower():
+                full = f"{a.qualifier} {full}"
+            if a.label == "CONDITION":
+                conditions[a.abbr] = full
+            elif a.label == "SITE":
+                sites[a.abbr] = full
+        external = {r["term"].lower() for r in resource_lines("causes.jsonl")
+                    if "external cause" in r.get("source", "")}
+    except Exception as exc:  # noqa: BLE001 - no lexicon: abbreviations stay as written, every cause is a detail
+        logger.debug("lexicon tables unavailable: %s", type(exc).__name__)
+    return conditions, sites, frozenset(external)
 
 
 def _abbreviations() -> dict[str, str]:
-    """The extraction lexicon's condition abbreviations (case-sensitive) -> their full wording."""
-    global _ABBREVIATIONS
-    if _ABBREVIATIONS is None:
-        table: dict[str, str] = {}
-        try:
-            from nec_nlp.pipeline.rules import default_abbreviations
+    return _lexicon_tables()[0]
 
-            for a in default_abbreviations():
-                if a.label != "CONDITION":
-                    continue
-                full = a.expansion
-                if a.qualifier and a.qualifier.lower() not in full.lower():
-                    full = f"{a.qualifier} {full}"
-                table[a.abbr] = full
-        except Exception as exc:  # noqa: BLE001 - no lexicon: abbreviations stay as written
-            logger.debug("abbreviation lexicon unavailable: %s", type(exc).__name__)
-        _ABBREVIATIONS = table
-    return _ABBREVIATIONS
+
+def _site_abbreviations() -> dict[str, str]:
+    return _lexicon_tables()[1]
+
+
+def _external_causes() -> frozenset[str]:
+    return _lexicon_tables()[2]
 
 
 def _expand_abbreviation(mention: Mention) -> Mention:
