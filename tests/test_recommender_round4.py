@@ -55,6 +55,9 @@ pytestmark = pytest.mark.slow
     # guards: "code first any associated ..." and "if applicable ..." notes move nothing
     ("End-stage renal disease (ESRD).", "renal", "N18.6"),
     ("Superficial thrombophlebitis of the left leg.", "thrombophlebitis", "I80.02"),
+    # COVID without "-19"
+    ("COVID pneumonia.", "covid", "U07.1"),
+    ("Long COVID.", "covid", "U09.9"),
     # a site abbreviation is read in full by the recommender too
     ("Abd pain.", "pain", "R10.9"),
     # an external cause is coded apart, not a detail the injury code lacks
@@ -87,3 +90,8 @@ def test_hyphen_free_matching_keeps_other_labels(rules_score):
     # "motor vehicle accident" is an external cause, not a CONDITION, however its hyphens are written
     mentions = rules_score("Neck strain after a motor vehicle accident.")["mentions"]
     assert not any("accident" in m["text"].lower() for m in mentions)
+
+
+def test_vaccine_names_no_condition(rules_score):
+    # "COVID-19 vaccine" is an immunization, not COVID-19
+    assert not rules_score("COVID-19 vaccine given; COVID vaccine booster today.")["mentions"]

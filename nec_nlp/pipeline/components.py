@@ -80,7 +80,7 @@ NOT_A_CONDITION_BEFORE = {"medication", "medications", "medicine", "medicines", 
                           "therapy", "embolization", "management", "clinic", "service", "evaluation",
                           "workup", "work-up", "precautions", "study", "studies", "regimen", "score", "scale",
                           "protocol", "specialist", "tasks", "panel", "screen", "screening", "pump", "scan", "scans",
-                          "imaging", "view", "views"}
+                          "imaging", "view", "views", "vaccine", "vaccines", "vaccination", "immunization", "booster"}
 NOT_A_CONDITION_AFTER = {"normal"}
 # Generic heads that name a disorder only with the body part before them ("biliary disease", "eustachian tube
 # dysfunction", "brain injury"): SITE + head is one lexicalised CONDITION, the body word no SITE of its own.
