@@ -607,7 +607,7 @@ class _Bounded(OrderedDict):  # type: ignore[type-arg]
 _SEARCH_CACHE = _Bounded(16_384)
 _SUBTERM_CACHE = _Bounded(8_192)
 _TITLE_CACHE = _Bounded(8_192)
-_HISTORY_TARGETS = _Bounded(64)  # history categories (Z80-Z87) with the code ranges their notes name
+_HISTORY_CATEGORIES = _Bounded(64)  # history categories (Z80-Z87) with the code ranges their notes name
 _CACHE_LOCK = threading.Lock()
 
 
@@ -777,9 +777,9 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
         variants += [words[:-1] + [alt] for alt in sorted(_EPONYM_HEADS - {head})]
     for variant in variants:
         _search_main_terms(cs, variant, found, seen)
-    raw = re.findall(r"[a-z]+", mention.text.lower())
+    raw = re.findall(r"[a-z]+", mention.text.lower()) if not found else []
     singular = _latin_singular(raw[-1]) if raw else None
-    if not found and singular:  # "lentigines" is the index's "Lentigo"
+    if singular:  # "lentigines" is the index's "Lentigo"
         _search_main_terms(cs, words[:-1] + [singular], found, seen)
     found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     strict = [f for f in found if not f[4]]
@@ -791,7 +791,9 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
 def _latin_singular(word: str) -> str | None:
     """The singular of a Latin plural condition word ("lentigines" -> "lentigo", "nevi" -> "nevus", "varices" ->
     "varix", "bullae" -> "bulla", "condylomata" -> "condyloma"), for the main-term search only."""
-    for plur, sing in (("igines", "igo"), ("omata", "oma"), ("ices", "ix"), ("ae", "a"), ("i", "us")):
+    from nec_nlp.pipeline.components import LATIN_CONDITION_PLURALS
+
+    for sing, plur in LATIN_CONDITION_PLURALS:
         if word.endswith(plur) and len(word) > len(plur) + 2:
             return word[: len(word) - len(plur)] + sing
     return None
@@ -1785,16 +1787,11 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     base = _lookup(cs, ["History", "family" if a.family else "personal"])
     if base is None:
         return ()
-    doc = _documented(mention)
-    # the condition's own words lead the walk; the sentence around a history is no evidence for its code
-    kept = [(phrase, said) for phrase, said in zip(doc.phrases, doc.originals) if phrase[0] != "context"]
-    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [phrase for phrase, _ in kept]
-    doc.originals = [mention.text] + [said for _, said in kept]
+    doc = _own_words(_documented(mention), mention.text)
     head = doc.head[-1] if doc.head else ""
     # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
     # history of coronary artery disease)
     naming = [w for w in doc.head if w not in ("disease", "disorder", "syndrome", "condition", "problem")][-1:]
-    by_class = _history_by_class(mention, cs)
     end, used, _ = _walk(cs, base, doc, set())
     code = _hit_code(_follow_see(cs, end, 3)) if end is not base else None
     if not code or not any(_word_match(n, w) for n in naming for w in used):
@@ -1809,18 +1806,30 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
                 start = sub
                 break
         if start is None:
-            return by_class
+            return _history_by_class(mention, cs)
         end, used, _ = _walk(cs, _follow_see(cs, start, 3) or start, doc, set(doc.head))
         code = _hit_code(_follow_see(cs, end, 3))
         if not code:
-            return by_class
+            return _history_by_class(mention, cs)
     code, _how = _billable(cs, code, doc, mention.details.encounter or "initial")
     obj = cs.get(code) if code else None
     if obj is None or not obj.billable:
-        return by_class
-    if by_class and "unspecified" in obj.title.lower() and by_class[0].kind != "nos":
-        return by_class  # "History of BCC of the cheek": the skin's history code, not "malignant neoplasm NOS"
+        return _history_by_class(mention, cs)
+    if "unspecified" in obj.title.lower():
+        # "History of BCC of the cheek": the skin's history code, not "malignant neoplasm NOS"
+        by_class = _history_by_class(mention, cs)
+        if by_class and by_class[0].kind != "nos":
+            return by_class
     return (CodeSuggestion(obj.code, obj.title, cs.kind(obj.code), 1.0),)  # type: ignore[arg-type]
+
+
+def _own_words(doc: _Doc, text: str) -> _Doc:
+    """``doc`` with the condition's own words leading and the sentence context left out: the sentence around a
+    history or a status is no evidence for its code."""
+    kept = [(phrase, said) for phrase, said in zip(doc.phrases, doc.originals) if phrase[0] != "context"]
+    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [phrase for phrase, _ in kept]
+    doc.originals = [text] + [said for _, said in kept]
+    return doc
 
 
 _HISTORY_SAID = re.compile(r"\b(?:history|hx|h/o|past|previous|prior|s/p|status post)\b", re.I)
@@ -1893,7 +1902,7 @@ def _history_categories(cs: Any, roots: Sequence[str]) -> list[tuple[Any, list[s
             if m:
                 out.append((c, [r for r in re.split(r"[,;]\s*", m.group(1)) if re.match(r"[A-Z]\d", r.strip())]))
         return out
-    return _cached(_HISTORY_TARGETS, (id(cs), tuple(roots)), make)
+    return _cached(_HISTORY_CATEGORIES, (id(cs), tuple(roots)), make)
 
 
 _STATUS_CUE = re.compile(r"^\s*(status\s+post|s/p|presence\s+of|long[\s-]*term\s+(?:current\s+)?use\s+of|screening|bmi)"
@@ -1916,13 +1925,12 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
     rest = m.group(2).strip()
     if cue == "bmi":
         return _bmi_code(cs, rest)
-    doc = _documented(replace(mention, text=rest))
-    kept = [(phrase, said) for phrase, said in zip(doc.phrases, doc.originals) if phrase[0] != "context"]
-    doc.phrases = [("type", [w for w in doc.head if w not in _STOP])] + [phrase for phrase, _ in kept]
-    doc.originals = [rest] + [said for _, said in kept]
+    doc = _own_words(_documented(replace(mention, text=rest)), rest)
     doc.phrases = [(axis, list(dict.fromkeys(_index_words(cs, ws)))) for axis, ws in doc.phrases]
+    from nec_nlp.pipeline.components import STATUS_PROCEDURE
+
     said = [w for w in _content(" ".join(_index_words(cs, _words(rest)))) if w not in _GENERIC_DRUG]
-    procedure = [w for w in said if _PROCEDURE_WORD.search(w)]
+    procedure = [w for w in said if STATUS_PROCEDURE.search(w)]
     best: tuple[int, int, str, tuple[str, ...]] | None = None
     for name in _STATUS_BASES[cue]:
         base = _main_entry(cs, name)
@@ -1956,8 +1964,6 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
     return (CodeSuggestion(obj.code, obj.title, cs.kind(obj.code), 1.0),), why  # type: ignore[arg-type]
 
 
-_PROCEDURE_WORD = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|graft|"
-                             r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection)")
 _STATUS_FILLER = frozenset(_content("acquired partial complete organ part status post presence of"))
 
 

@@ -628,7 +628,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     # the whole title of a disease code names its condition ("Disseminated intravascular coagulation"), whatever its
     # head noun: a title that is one name (no clause, no list, no "other"), of chapters A-Q
     for code, desc in titles:
-        t = re.sub(r"\s+", " ", re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", desc.lower())).strip()
+        t = clean(desc)
         w = t.split()
         if (code[0] > "Q" or not 2 <= len(w) <= 4 or t in multi or t in conditions
                 or re.search(r"[,;:/\d]|\b(with|without|due|of|in|and|or|to|by|other|unspecified|specified|abnormal|"

@@ -109,8 +109,11 @@ _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
 STATUS_CUES = (("status", "post"), ("s/p",), ("s", "/", "p"), ("presence", "of"), ("long", "-", "term", "current", "use", "of"),
                ("long", "-", "term", "use", "of"), ("long", "term", "current", "use", "of"), ("long", "term", "use", "of"),
                ("screening",))
-_PROCEDURE = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|cabg|graft|"
-                        r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection)")
+# A procedure word makes "status post X" a status ("status post MI" stays the condition MI); the recommender reads it
+# too (the Index entry of a status must name the procedure). Not _PROCEDURE_WORD below, which also counts diagnostic
+# procedures (biopsy, -scopy, -graphy) for the site logic.
+STATUS_PROCEDURE = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|cabg|graft|"
+                            r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection)")
 STATUS_END = {"with", "without", "and", "but", "who", "which", "that", "on", "since", "in", "at", "for", "due",
               "secondary", "after", "x", "times", "was", "is", "were", "are", "has", "had", "now", "currently"}
 # Positional compounds of imaging/exam reports ("anteroseptal", "inferolateral", "posteromedial").
@@ -120,10 +123,25 @@ _POSITIONAL_PREFIXES = ("ante", "post", "infe", "supe", "late", "medi")
 
 
 def _lengths_of(table: Dict[Tuple[str, ...], str]) -> Dict[str, List[int]]:
+    """First word -> the lengths of the table's token tuples starting with it, longest first."""
     lengths: Dict[str, set] = {}
     for toks in table:
         lengths.setdefault(toks[0], set()).add(len(toks))
     return {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
+
+
+def _table_matches(words: List[str], table: Dict[Tuple[str, ...], str], lengths: Dict[str, List[int]]
+                   ) -> List[Tuple[int, int, str]]:
+    """(start, end, label) of every term of ``table`` found in ``words`` (dict lookups by first word and length)."""
+    out = []
+    n = len(words)
+    for i, w in enumerate(words):
+        for k in lengths.get(w, ()):
+            if i + k <= n:
+                label = table.get(tuple(words[i:i + k]))
+                if label is not None:
+                    out.append((i, i + k, label))
+    return out
 
 
 def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
@@ -147,7 +165,7 @@ def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
                     lowers[j].isalnum() or lowers[j] in ("-", "/") or "-" in lowers[j]):
                 j += 1
             if j > i + len(cue) and lowers[j - 1] not in ("-", "/") and (
-                    cue[0] not in ("status", "s/p", "s") or any(_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
+                    cue[0] not in ("status", "s/p", "s") or any(STATUS_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
                 out.append((i, j, "CONDITION"))  # "status post MI" stays the condition MI
             break
     return out
@@ -533,6 +551,10 @@ def _latin_plural(term: str) -> Optional[str]:
     return None
 
 
+# (singular, plural) endings of Latin condition names; the recommender reads them back in the singular
+LATIN_CONDITION_PLURALS = (("igo", "igines"), ("oma", "omata"), ("ix", "ices"), ("us", "i"), ("a", "ae"))
+
+
 def _latin_condition_plural(term: str) -> Optional[str]:
     """Latin plurals of condition names ("lentigo" -> "lentigines", "nevus" -> "nevi", "varix" -> "varices",
     "bulla" -> "bullae", "condyloma" -> "condylomata")."""
@@ -540,7 +562,7 @@ def _latin_condition_plural(term: str) -> Optional[str]:
     last = words[-1]
     if not last.isalpha() or len(last) < 5 or last.endswith("ous"):
         return None
-    for sing, plur in (("igo", "igines"), ("oma", "omata"), ("ix", "ices"), ("us", "i"), ("a", "ae")):
+    for sing, plur in LATIN_CONDITION_PLURALS:
         if last.endswith(sing):
             return " ".join([*words[:-1], last[: len(last) - len(sing)] + plur])
     return None
@@ -597,7 +619,6 @@ class LexiconMatcher:
         vocab = self.nlp.vocab
         tokenizer = self.nlp.tokenizer
         table: Dict[Tuple[str, ...], str] = {}
-        lengths: Dict[str, set] = {}
         predicative: set = set()
         participles: set = set()
         main_terms: set = set()
@@ -630,7 +651,6 @@ class LexiconMatcher:
                     toks = tuple(x.lower_ for x in tokenizer(f))
                 if toks and toks not in table:  # first label wins for a duplicated term
                     table[toks] = label
-                    lengths.setdefault(toks[0], set()).add(len(toks))
                 if t.main_term and label == "CONDITION":
                     main_terms.add(toks)
         # the same CONDITION names without their hyphens: "Failure-to-thrive", "Wolff-Parkinson White syndrome",
@@ -651,7 +671,6 @@ class LexiconMatcher:
         self._main_terms = main_terms
         self._predicative = predicative
         self._participles = participles
-        self._lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
         self._abbr = PhraseMatcher(vocab, attr="ORTH")
         self._abbr_info = {}
         for a in self.abbreviations:
@@ -670,12 +689,11 @@ class LexiconMatcher:
                     toks = tuple(lit.split())
                     if toks and toks not in table:
                         table[toks] = p.label
-                        self._lengths.setdefault(toks[0], []).append(len(toks))
                 continue
             first = p.pattern[0].get("LOWER") if p.pattern else None
             self._pattern_firsts |= {first} if isinstance(first, str) else {None}
             self._matcher.add(f"{p.label}:{i}", [p.pattern])
-        self._lengths = {w: sorted(set(ns), reverse=True) for w, ns in self._lengths.items()}
+        self._lengths = _lengths_of(table)
 
     def __call__(self, doc: Doc) -> Doc:
         if self._table is None:
@@ -684,17 +702,10 @@ class LexiconMatcher:
         strings = doc.vocab.strings
         found: List[Tuple[int, int, str]] = []  # (start, end, label); Spans are made for the kept ones only
         lowers = lower_texts(doc)
-        table, lengths = self._table, self._lengths
         n = len(lowers)
-        for i, w in enumerate(lowers):
-            ls = lengths.get(w)
-            if ls is None:
-                continue
-            for k in ls:
-                if i + k <= n:
-                    label = table.get(tuple(lowers[i:i + k]))
-                    if label is not None:  # "drug - induced": the cause word is before the hyphen
-                        found.append((i - 1 if w == "-" and i > 0 else i, i + k, label))
+        for s, e, label in _table_matches(lowers, self._table, self._lengths):
+            # "drug - induced": the cause word is before the hyphen
+            found.append((s - 1 if lowers[s] == "-" and s > 0 else s, e, label))
         found.extend(self._dehyphenated(lowers))
         heads = [(s, e + 1, "CONDITION") for s, e, label in found
                  if label == "SITE" and e < n and lowers[e] in GENERIC_HEAD_WORDS]
@@ -765,14 +776,7 @@ class LexiconMatcher:
         if not table:
             return []
         comp = [lowers[i] for i in keep]
-        out = []
-        n = len(comp)
-        for j, w in enumerate(comp):
-            for k in lengths.get(w, ()):
-                if j + k <= n and tuple(comp[j:j + k]) in table:
-                    out.append((keep[j], keep[j + k - 1] + 1, "CONDITION"))
-                    break
-        return out
+        return [(keep[s], keep[e - 1] + 1, label) for s, e, label in _table_matches(comp, table, lengths)]
 
     def _inner_sites(self, conditions: List[Span], found: List[Tuple[int, int, str]], lowers: List[str],
                      links: Dict[str, Any]) -> None:
