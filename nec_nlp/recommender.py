@@ -857,8 +857,20 @@ def _index_words(cs: Any, words: list[str]) -> list[str]:
     it does ("preeclampsia" -> "pre eclampsia", "hammertoe" -> "hammer toe")."""
     out: list[str] = []
     for w in words:
-        out.extend(_split_compound(cs, w))
+        out.extend(_split_compound(cs, _participle_noun(cs, w)))
     return out
+
+
+def _participle_noun(cs: Any, w: str) -> str:
+    """The condition noun of a participle the index does not print ("herniated" -> "herniation",
+    "hypertrophied" -> "hypertrophy", "thickened" -> "thickening"); other words unchanged."""
+    knows = getattr(cs.index, "knows", None)
+    if knows is None or len(w) < 7 or not w.endswith("ed") or (knows(w) and _index_search(cs, w)):
+        return w
+    for noun in (w[:-3] + "y", w[:-1] + "ion", w[:-2] + "ion", w[:-1], w[:-1] + "ment", w[:-2] + "ing"):
+        if knows(noun):
+            return noun
+    return w
 
 
 def _split_compound(cs: Any, w: str) -> list[str]:

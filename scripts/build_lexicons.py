@@ -543,6 +543,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if main["See"] and not codes:  # pure cross-reference: resolved after the first pass
             see_refs.append((vs, main["See"]))
             continue
+        if not codes:  # "Bowen's - disease - see Neoplasm, skin, in situ": the eponym + its generic head word
+            for c in children:
+                sub = clean(c["Term"])
+                if c["Level"] == "1" and c["See"] and sub in GENERIC_HEADS:
+                    for v in vs[:1]:
+                        conditions.setdefault(f"{v} {sub}", "index main term + generic subterm (cross-reference)")
         if not codes and main["SeeAlso"] and any(" " not in v and DISEASE_SUFFIX.search(v) for v in vs):
             # "Nephrolithiasis - see also Calculus, kidney" (no code of its own): a synonym of a condition
             see_refs.append(([v for v in vs if DISEASE_SUFFIX.search(v)], main["SeeAlso"]))
@@ -780,6 +786,13 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
     parts = participles(set(conditions), [*texts, *(r["Term"] for r in rows)])
+    # participles no ICD-10-CM text prints but the notes write before a body part ("herniated disc",
+    # "hypertrophied anal papilla"): named findings there only, never after a copula ("was intubated")
+    forms = {f for c in conditions for f in participle_forms(c)} - parts - NOT_PARTICIPLE - set(conditions)
+    before_site: Counter[str] = Counter()
+    for g, k in phrase_counts(shared, {f"{f} {s}" for f in forms for s in sites if len(s.split()) <= 2}).items():
+        before_site[g.split()[0]] += k
+    attributive = {f for f, k in before_site.items() if k >= MIN_NOTE_PARTICIPLE}
     for g, base in symptom_inflections(symptoms & set(conditions)).items():
         if g not in conditions and g not in TYPE_WORDS_HINT and g not in CONDITION_STOP and g not in NOT_INFLECTION:
             conditions[g] = "inflected sign/symptom (index R code)"
@@ -793,6 +806,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
              and p not in sites and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in NOT_PREDICATIVE
              and p not in neo}
     rows += [{"label": "CONDITION", "term": p, "source": PARTICIPLE_SOURCE} for p in parts]
+    attributive = {p for p in attributive if p not in parts and p not in predicative and p not in CAUSE_WORDS
+                   and p not in sites and p not in TYPE_WORDS_HINT and p not in CONDITION_STOP and p not in neo}
+    rows += [{"label": "CONDITION", "term": p, "source": ATTRIBUTIVE_SOURCE} for p in attributive]
     write("conditions.jsonl", rows)
     write("sites.jsonl", [{"label": "SITE", "term": t, "source": "ICD-10-CM neoplasm table / index"}
                           for t in sites])
@@ -825,6 +841,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
 
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
 PARTICIPLE_SOURCE = "participle of a condition noun (predicative only)"
+ATTRIBUTIVE_SOURCE = "participle of a condition noun (before a body part only)"
 
 
 def phrase_counts(shared: Path, phrases: set[str]) -> Counter[str]:
@@ -861,27 +878,32 @@ def phrase_counts(shared: Path, phrases: set[str]) -> Counter[str]:
 def participles(conditions: set[str], texts: Iterable[str]) -> set[str]:
     """Past participles of single-word condition nouns that the ICD-10-CM texts also use ("depression" ->
     "depressed", "retraction" -> "retracted", "deviation" -> "deviated"): said of a body part after a copula
-    ("the ears are retracted") they name the finding."""
+    ("the ears are retracted") or before it ("fractured hip") they name the finding."""
     words: set[str] = set()
     for t in texts:
         words.update(re.findall(r"[a-z]+", t.lower()))
-    out: set[str] = set()
-    for c in conditions:
-        if " " in c or not c.isalpha():
-            continue
-        forms = []
-        if c.endswith("ement"):
-            forms.append(c[:-4] + "d")  # enlargement -> enlarged
-        if c.endswith("ation"):
-            forms.append(c[:-5] + "ated")  # deviation -> deviated
-        elif c.endswith("ion"):
-            forms.append(c[:-3] + "ed")  # retraction -> retracted
-        if c.endswith("e") and not c.endswith("ee"):
-            forms.append(c + "d")  # fracture -> fractured
-        if c.endswith("ing"):
-            forms.append(c[:-3] + "ed")  # thickening -> thickened
-        out.update(f for f in forms if f in words and f not in conditions and f not in NOT_PARTICIPLE)
-    return out
+    return {f for c in conditions for f in participle_forms(c)
+            if f in words and f not in conditions and f not in NOT_PARTICIPLE}
+
+
+def participle_forms(c: str) -> list[str]:
+    """The past participles a single-word condition noun may have (unattested forms included)."""
+    if " " in c or not c.isalpha():
+        return []
+    forms = []
+    if c.endswith("ement"):
+        forms.append(c[:-4] + "d")  # enlargement -> enlarged
+    if c.endswith("ation"):
+        forms.append(c[:-5] + "ated")  # deviation -> deviated
+    elif c.endswith("ion"):
+        forms.append(c[:-3] + "ed")  # retraction -> retracted
+    if c.endswith("e") and not c.endswith("ee"):
+        forms.append(c + "d")  # fracture -> fractured
+    if c.endswith("ing"):
+        forms.append(c[:-3] + "ed")  # thickening -> thickened
+    if c.endswith("trophy"):
+        forms.append(c[:-1] + "ied")  # hypertrophy -> hypertrophied
+    return forms
 
 
 def symptom_inflections(symptoms: set[str]) -> dict[str, str]:
@@ -902,10 +924,12 @@ def symptom_inflections(symptoms: set[str]) -> dict[str, str]:
 NOT_INFLECTION = {"rises", "scoring", "chilling", "weaking", "slowes", "paining"}
 
 
+# Notes (MTSamples, statement sources left out) that must use a participle no ICD-10-CM text prints
+MIN_NOTE_PARTICIPLE = 3
 # Participles that name an action or an event, not a finding ("was caused by", "was transfused").
 NOT_PARTICIPLE = {"caused", "activated", "transfused", "reversed", "contracted", "abandoned", "aborted",
                   "duplicated", "elevated", "contaminated", "lobulated", "reticulated", "encysted", "erupted",
-                  "regurgitated", "displaced"}
+                  "regurgitated", "displaced", "infiltrated"}
 NOT_PREDICATIVE = {"unspecified", "unilateral", "previous", "physical", "maternal", "limited", "visual", "sexual",
                    "regional", "tropical", "constitutional", "failed", "cyclic", "autonomous", "anesthetic",
                    "adhesive", "aqueous", "hypnotic", "inconclusive", "intellectual", "dermal", "conjunctival",
@@ -933,7 +957,7 @@ TYPE_WORDS_HINT = {
     "acute", "chronic", "subacute", "recurrent", "severe", "mild", "moderate", "intractable", "persistent",
     "paroxysmal", "focal", "generalized", "localized", "diffuse", "primary", "secondary", "essential",
     "malignant", "benign", "complicated", "uncomplicated", "simple", "complex", "early", "late", "stable",
-    "unstable", "active", "inactive", "partial", "complete", "total", "bilateral", "lobar", "hemorrhagic",
+    "unstable", "active", "inactive", "partial", "complete", "incomplete", "total", "bilateral", "lobar", "hemorrhagic",
     "obstructive", "nonobstructive", "proliferative", "nonproliferative", "exudative", "erosive", "atypical",
     "typical", "congenital", "acquired", "idiopathic", "neuropathic", "allergic", "seasonal", "perennial",
     "transient", "intermittent", "constant", "episodic", "morbid", "controlled", "uncontrolled", "refractory",

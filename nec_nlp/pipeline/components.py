@@ -89,6 +89,10 @@ GENERIC_HEAD_WORDS = {"disease", "diseases", "disorder", "disorders", "dysfuncti
                       "defects", "problem", "problems"}
 PREDICATIVE_SOURCE = "index adjective (predicative only)"
 PARTICIPLE_SOURCE = "participle of a condition noun (predicative only)"
+ATTRIBUTIVE_SOURCE = "participle of a condition noun (before a body part only)"
+# Words that end the noun phrase of an attributive finding ("herniated disc at L4-L5")
+_PHRASE_END = {"at", "of", "in", "on", "with", "without", "and", "or", "to", "from", "for", "by", "is", "are",
+               "was", "were", "the", "a", "an", "that", "which", "after", "due", "secondary", "status"}
 # "the lines were flushed with saline", "was retracted using a clamp": a participle before an instrument or agent
 # names an action, not a finding
 ACTION_AFTER_PARTICIPLE = {"with", "using", "by", "into", "onto", "back", "off", "out", "open", "through"}
@@ -598,6 +602,7 @@ class LexiconMatcher:
         self._table: Optional[Dict[Tuple[str, ...], str]] = None
         self._predicative: set = set()
         self._participles: set = set()
+        self._attributive: set = set()
         self._main_terms: set = set()
         self._lengths: Dict[str, List[int]] = {}
         self._abbr: Optional[PhraseMatcher] = None
@@ -621,6 +626,7 @@ class LexiconMatcher:
         table: Dict[Tuple[str, ...], str] = {}
         predicative: set = set()
         participles: set = set()
+        attributive: set = set()
         main_terms: set = set()
         for t in self.terms:
             forms = [t.term]
@@ -634,6 +640,9 @@ class LexiconMatcher:
                 if p:
                     forms.append(p)
             label = t.label
+            if t.source == ATTRIBUTIVE_SOURCE:
+                attributive.add(t.term)
+                continue
             if t.source in (PREDICATIVE_SOURCE, PARTICIPLE_SOURCE):
                 predicative.add(t.term)
                 if t.source == PARTICIPLE_SOURCE:
@@ -671,6 +680,7 @@ class LexiconMatcher:
         self._main_terms = main_terms
         self._predicative = predicative
         self._participles = participles
+        self._attributive = attributive | predicative
         self._abbr = PhraseMatcher(vocab, attr="ORTH")
         self._abbr_info = {}
         for a in self.abbreviations:
@@ -695,6 +705,39 @@ class LexiconMatcher:
             self._matcher.add(f"{p.label}:{i}", [p.pattern])
         self._lengths = _lengths_of(table)
 
+    def _attributive_findings(self, lowers: List[str], found: List[Tuple[int, int, str]]) -> List[Tuple[int, int, str]]:
+        """An index adjective or condition participle before a body part names the finding with it ("herniated
+        disc", "ruptured appendix", "hypertrophied anal papilla", "perforated tympanic membrane"): a CONDITION
+        over the participle and its noun phrase, up to one word after the last body-part word. Not when a
+        condition word follows (its own mention: "thickened skin lesion") or the word is an instrument's action
+        ("retracted with a clamp")."""
+        attributive = self._attributive
+        if not attributive or attributive.isdisjoint(lowers):
+            return []
+        n = len(lowers)
+        site_end: Dict[int, int] = {}
+        starts: set = set()
+        for s, e, label in found:
+            if label == "SITE":
+                site_end[s] = max(e, site_end.get(s, e))
+            elif label == "CONDITION":
+                starts.add(s)
+        out: List[Tuple[int, int, str]] = []
+        for i, w in enumerate(lowers):
+            if w not in attributive or i + 1 not in site_end or (i > 0 and lowers[i - 1] in COPULAS):
+                continue
+            e = site_end[i + 1]
+            while e in site_end:
+                e = site_end[e]
+            if (e < n and lowers[e].isalpha() and len(lowers[e]) > 3 and lowers[e] not in _PHRASE_END
+                    and e not in starts and (e + 1 == n or not lowers[e + 1].isalpha()
+                                             or lowers[e + 1] in _PHRASE_END)):
+                e += 1  # "anal papilla": a body-part noun the site table lacks after a site adjective
+            if e < n and (e in starts or lowers[e] in GENERIC_HEAD_WORDS):
+                continue
+            out.append((i, e, "CONDITION"))
+        return out
+
     def __call__(self, doc: Doc) -> Doc:
         if self._table is None:
             self.initialize()
@@ -713,6 +756,7 @@ class LexiconMatcher:
         if self.finding_phrases:
             found.extend(self._findings(doc, lowers))
             found.extend(_status_phrases(lowers))
+        found.extend(self._attributive_findings(lowers, found))
         predicative = self._predicative
         for i, w in enumerate(lowers):  # "the throat was mildly erythematous", "uterus is enlarged"
             if w in predicative:
