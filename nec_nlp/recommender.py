@@ -204,6 +204,8 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "intracranial": ("brain", "cerebral"), "naris": ("nostril", "nose"), "nares": ("nostril", "nose"),
     "radioactive": ("postirradiation", "irradiation", "radiation"), "radiation": ("postirradiation", "irradiation"),
     "ablation": ("postprocedural", "postablative"),
+    "op": ("postoperative", "postprocedural"), "postop": ("postoperative", "postprocedural"),
+    "postsurgical": ("postoperative", "postprocedural"),
     "forearm": ("arm", "limb"), "thigh": ("leg", "limb"), "calf": ("leg", "limb"),
     "temple": ("face",), "cheek": ("face",), "chin": ("face",), "brow": ("face",), "eyebrow": ("face",),
 }
@@ -1021,6 +1023,76 @@ def _sibling_for_leftover(cs: Any, main: Any, doc: _Doc, used: set[str], base: s
     end, used2, _alts = _walk(cs, _next_entry(cs, best[1]), doc, base | best[2])
     code = _hit_code(_follow_see(cs, end, 3)) or _hit_code(_next_entry(cs, best[1]))
     return (code, tuple(end.path), tuple(sorted(best[2]))) if code else None
+
+
+_POSTPROCEDURAL_WORDS = frozenset({"postoperative", "postprocedural", "postop", "postsurgical", "op", "operative",
+                                   "procedural", "surgical"})
+_PROCEDURE_WORD = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|bypass|cabg|graft|implant|placement|"
+                             r"insertion|fusion|stent|ablation|repair|resection|dissection|biopsy|surgery|procedure|"
+                             r"operation|excision|scopy)$")
+
+
+def _postprocedural_said(doc: _Doc) -> bool:
+    """A CAUSE says the condition followed a procedure ("postoperative", "post-op", "after CABG",
+    "following inguinal lymph node dissection")."""
+    return any(axis == "cause" and i not in doc.negative and any(
+        w in _POSTPROCEDURAL_WORDS or _PROCEDURE_WORD.search(w) for w in ws)
+        for i, (axis, ws) in enumerate(doc.phrases))
+
+
+def _complication_systems(cs: Any) -> dict[int, Any]:
+    """Chapter -> the "Complication(s) > <body system> > postprocedural" entry of the Index whose code is in that
+    chapter ("circulatory system > postprocedural" I97.89 for chapter 9, "respiratory system > postoperative"
+    J95.89 for chapter 10), read from the Index itself."""
+    def make() -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        main = _main_entry(cs, "Complication")
+        if main is None:
+            return out
+        for system in _subterms(cs, (main.path[0],)):
+            for sub in _subterms(cs, tuple(system.path)):
+                if _last(sub).lower() not in ("postprocedural", "postoperative"):
+                    continue
+                code = _hit_code(sub)
+                nec = next((k for k in _subterms(cs, tuple(sub.path)) if _last(k).lower() == "specified nec"), None)
+                code = code or (_hit_code(nec) if nec is not None else None)
+                obj = cs.get(code.rstrip("-")) if code else None
+                if obj is not None and obj.chapter and obj.chapter not in out:
+                    out[obj.chapter] = sub
+        return out
+    return _cached(_SEARCH_CACHE, (id(cs), "complication systems"), make)
+
+
+def _postprocedural_candidate(cs: Any, doc: _Doc, cands: list[_Cand], own_code: str) -> _Cand | None:
+    """A condition documented as following a procedure whose own index entry has no postprocedural subterm: the
+    Index's "Complication > <its body system> > postprocedural" entry (the system of the chapter the condition's
+    own code is in), walked with the documented words, else its "specified NEC" code. Postoperative atrial
+    fibrillation: I97.89 before I48.91. Not for symptom codes (chapter 18 has no body system)."""
+    if not _postprocedural_said(doc):
+        return None
+    index = [c for c in cands if c.source == "index" and c.score >= 1.0]
+    if not index or any(re.search(r"post|following|after|complication", " ".join(c.path[1:]), re.I)
+                        for c in index):
+        return None  # the condition's own entry took the procedure ("Hypothyroidism, postprocedural")
+    own = cs.get(own_code)
+    if own is None or not any(c.code.rstrip("-") == own_code[:len(c.code.rstrip("-"))] for c in index):
+        return None  # the first code is no index code of the condition
+    entry = _complication_systems(cs).get(own.chapter) if own is not None else None
+    if entry is None:
+        return None
+    end, used, _alts = _walk(cs, entry, doc, set())
+    said = {w for _axis, ws in doc.phrases for w in ws} | set(doc.head)
+    if end is not entry and not all(any(_word_match(t, w) for w in said) for t in _content(_last(end))):
+        end = entry  # "lymphedema after mastectomy" is no lymphedema after a lymph node dissection
+    code = _hit_code(_follow_see(cs, end, 3))
+    if end is entry:
+        nec = next((k for k in _subterms(cs, tuple(entry.path)) if _last(k).lower() == "specified nec"), None)
+        code = (_hit_code(nec) if nec is not None else None) or code
+    if not code:
+        return None
+    return _Cand(code, 0.0, tuple(end.path), "index", tuple(sorted(used)),
+                 note=f"documented as following a procedure: a postprocedural complication of the body system of "
+                      f"{own.code} (code {own.code} as well)")
 
 
 def _with_prefixes(cs: Any, mains: list[tuple[Any, set[str]]]) -> list[tuple[Any, set[str]]]:
@@ -2292,6 +2364,11 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         preg = _pregnancy_candidate(cs, doc, suggestions[0].code)
         if preg is not None:
             cands.append(replace(preg, score=max(c.score for c in cands) + 1.0))
+            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+    if use is None and suggestions:
+        post = _postprocedural_candidate(cs, doc, cands, suggestions[0].code)
+        if post is not None:  # sequenced first, the condition's own code after it
+            cands.append(replace(post, score=max(c.score for c in cands) + 3.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     suggestions, info, first_note = _code_first(cs, suggestions, info, doc)
     if first_note:
