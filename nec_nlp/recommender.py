@@ -362,6 +362,12 @@ def _documented(mention: Mention) -> _Doc:
         negative.add(len(phrases))
         phrases.append(("context", list(dict.fromkeys(negated_context))))
         originals.append("sentence context (stated absent)")
+    after = _after_procedure(_sentence_without(mention))
+    if after and not any(axis == "cause" for axis, _ws in phrases):
+        # "Pneumothorax after CT-guided lung biopsy": the procedure the condition followed, read as the index's
+        # "postprocedural" (the extraction leaves it as sentence words)
+        phrases.append(("cause", ["postprocedural"]))
+        originals.append(f"after a procedure ({after})")
     trimester = _trimester(mention.sentence or "")
     if trimester:
         phrases.append(("context", [trimester, "trimester"]))
@@ -381,6 +387,18 @@ _GESTATION = re.compile(r"\b(?:at|of)\s+(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks
 
 _PREGNANCY_SAID = re.compile(r"\b(?:pregnan\w*|gestation\w*|gravid\w*|intrauterine pregnancy|iup)\b", re.I)
 _WEEKS = re.compile(r"\b(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\b()", re.I)
+
+
+def _after_procedure(text: str) -> str | None:
+    """The procedure word of an "after/following/status post <procedure>" phrase in ``text`` ("after CT-guided lung
+    biopsy" -> "biopsy", "following CABG" -> "cabg"), if any, within four words of the connector."""
+    words = _WORD.findall(text.lower())
+    for i, w in enumerate(words):
+        if w in ("after", "following"):
+            for v in words[i + 1:i + 6]:
+                if _PROCEDURE_WORD.search(v) and not v.startswith(("transplant", "graft")):
+                    return v  # life after a transplant is a status: its complications are T86 codes
+    return None
 
 
 def _trimester(sentence: str) -> str | None:

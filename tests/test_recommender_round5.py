@@ -26,7 +26,11 @@ pytestmark = pytest.mark.slow
     ("Lymphedema of the left leg following inguinal lymph node dissection.", "lymphedema", "I97.89"),
     ("Postoperative respiratory failure.", "respiratory failure", "J95.821"),
     ("Post-op ileus.", "ileus", "K91.89"),
-    # guards: the condition's own entry takes the procedure; a symptom code has no body system
+    # "after/following <procedure>" in the sentence is the index's "postprocedural" ("Pneumothorax, postprocedural")
+    ("Pneumothorax after CT-guided lung biopsy.", "pneumothorax", "J95.811"),
+    # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
+    # transplant is no postprocedural complication
+    ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
     ("Postprocedural hypothyroidism.", "hypothyroidism", "E89.0"),
     ("Postoperative pain.", "pain", "G89.18"),
     ("Postoperative nausea.", "nausea", "R11.0"),
@@ -52,3 +56,9 @@ def test_participle_before_a_condition_is_no_condition_of_its_own(rules_score):
     # "thickened skin lesion": the lesion is the mention, not "thickened skin"
     texts = [m["text"].lower() for m in rules_score("Thickened skin lesion on the back.")["mentions"]]
     assert not any(t.startswith("thickened") for t in texts)
+
+
+def test_participle_side_body_part(rules_score):
+    # the side may stand between the participle and the body part
+    texts = [m["text"].lower() for m in rules_score("Retracted left tympanic membrane.")["mentions"]]
+    assert texts == ["retracted left tympanic membrane"]

@@ -724,9 +724,10 @@ class LexiconMatcher:
                 starts.add(s)
         out: List[Tuple[int, int, str]] = []
         for i, w in enumerate(lowers):
-            if w not in attributive or i + 1 not in site_end or (i > 0 and lowers[i - 1] in COPULAS):
-                continue
-            e = site_end[i + 1]
+            k = i + 2 if i + 2 < n and lowers[i + 1] in ("left", "right", "bilateral") else i + 1
+            if w not in attributive or k not in site_end or (i > 0 and lowers[i - 1] in COPULAS):
+                continue  # "retracted left tympanic membrane": the side may stand between
+            e = site_end[k]
             while e in site_end:
                 e = site_end[e]
             if (e < n and lowers[e].isalpha() and len(lowers[e]) > 3 and lowers[e] not in _PHRASE_END
