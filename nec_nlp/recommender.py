@@ -1050,6 +1050,40 @@ _PROCEDURE_WORD = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|bypas
                              r"operation|excision|scopy)$")
 
 
+def _exposure_said(mention: Mention) -> bool:
+    """The sentence says the patient was exposed to the condition ("exposure to pertussis", "exposed to
+    influenza"), right before the mention."""
+    sent = (mention.sentence or "").lower()
+    at = sent.find(mention.text.lower())
+    lead = _WORD.findall(sent[:at])[-4:] if at > 0 else []
+    return any(w in ("exposure", "exposed") for w in lead) and "to" in lead
+
+
+def _exposure_candidate(cs: Any, own_code: str) -> _Cand | None:
+    """"Exposure (to) > communicable disease > bacterial NEC / viral NEC / specified NEC" for an infectious
+    disease (chapter 1) whose own code is the first suggestion, i.e. the Index has no "Exposure" entry naming it;
+    bacterial or viral by the words of the code's section, category and code titles."""
+    own = cs.get(own_code)
+    if own is None or str(own.chapter) != "1" or own_code.startswith("Z"):
+        return None
+    titles = " ".join([cs.section_title(own.section) or "", own.title,
+                       *(getattr(cs.get(p), "title", "") for p in (own.parent, own_code[:3]) if p)]).lower()
+    kind = "bacterial nec" if "bacteri" in titles else "viral nec" if re.search(r"vir(al|us)", titles) else \
+        "specified nec"
+    main = _main_entry(cs, "Exposure")
+    if main is None:
+        return None
+    comm = next((k for k in _subterms(cs, (main.path[0],)) if _last(k).lower() == "communicable disease"), None)
+    sub = next((k for k in _subterms(cs, tuple(comm.path)) if _last(k).lower().rstrip(" nec") + " nec" == kind
+                or _last(k).lower() == kind), None) if comm is not None else None
+    code = _hit_code(sub) if sub is not None else None
+    if not code:
+        return None
+    return _Cand(code, 0.0, tuple(sub.path), "index", (),
+                 note=f"exposure to a communicable disease the Index does not list under 'Exposure' "
+                      f"({own.code} is {kind[:-4]})")
+
+
 def _postprocedural_said(doc: _Doc) -> bool:
     """A CAUSE says the condition followed a procedure ("postoperative", "post-op", "after CABG",
     "following inguinal lymph node dissection")."""
@@ -2382,6 +2416,11 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         preg = _pregnancy_candidate(cs, doc, suggestions[0].code)
         if preg is not None:
             cands.append(replace(preg, score=max(c.score for c in cands) + 1.0))
+            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+    if use is None and suggestions and _exposure_said(mention):
+        exp = _exposure_candidate(cs, suggestions[0].code)
+        if exp is not None:  # contact with a communicable disease the Index does not list under "Exposure"
+            cands.append(replace(exp, score=max(c.score for c in cands) + 3.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     if use is None and suggestions:
         post = _postprocedural_candidate(cs, doc, cands, suggestions[0].code)

@@ -28,6 +28,13 @@ pytestmark = pytest.mark.slow
     ("Post-op ileus.", "ileus", "K91.89"),
     # "after/following <procedure>" in the sentence is the index's "postprocedural" ("Pneumothorax, postprocedural")
     ("Pneumothorax after CT-guided lung biopsy.", "pneumothorax", "J95.811"),
+    # exposure to an infectious disease the Index does not list under "Exposure": bacterial/viral NEC by the code's
+    # section and titles; the Index's own entries stay (COVID-19 Z20.822); the disease itself is no exposure
+    ("Exposure to pertussis at daycare.", "pertussis", "Z20.818"),
+    ("Exposure to COVID-19.", "covid", "Z20.822"),
+    ("Pertussis.", "pertussis", "A37.90"),
+    # a salt or ester the Table of Drugs lists for a drug name it does not ("Medroxyprogesterone acetate")
+    ("Adverse effect of medroxyprogesterone, initial encounter.", "adverse effect", "T38.5X5A"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),

@@ -70,6 +70,7 @@ class DrugTable:
         self._class_drugs: dict[str, list[Any]] = classes.get("drugs", {})
         self._aliases: dict[str, str] = classes.get("aliases", {})
         self._entries: dict[str, str] = classes.get("entries", {})
+        self._salts: dict[str, list[int]] | None = None
 
     @classmethod
     def load(cls, cs: "CodeSet") -> "DrugTable":
@@ -111,6 +112,24 @@ class DrugTable:
                 return child, f"matched the Table entry {', '.join(self.table.path(child))!r}"
         return row, f"matched the Table entry for {head!r}, the first part of the name"
 
+    def _salt_row(self, name: str) -> tuple[int | None, str | None]:
+        """The Table's one entry for a salt or ester of a one-word name it does not list by itself
+        ("medroxyprogesterone" -> "Medroxyprogesterone acetate"): main terms "<name> <one word>", all coded alike."""
+        key = norm(name)
+        if not key or " " in key or len(key) < 5:
+            return None, None
+        if self._salts is None:
+            salts: dict[str, list[int]] = {}
+            for i in self.table.children.get(-1, []):
+                ws = norm(self.table.rows[i][1]).split()
+                if len(ws) == 2:
+                    salts.setdefault(ws[0], []).append(i)
+            self._salts = salts
+        rows = self._salts.get(key, [])
+        if not rows or len({tuple(self.table.rows[i][5]) for i in rows}) != 1:
+            return None, None
+        return rows[0], f"{name} is listed as {self.table.rows[rows[0]][1]!r}"
+
     def drug_class(self, substance: str) -> tuple[str, str, str] | None:
         """``(class entry, via, evidence)`` for a drug the Table does not list, from the shipped class map."""
         key = norm(substance)
@@ -139,6 +158,8 @@ class DrugTable:
                 alias_note = f"{name} is a name of {canon}"
         if row is None:
             row, alias_note = self._partial_row(name)
+        if row is None:
+            row, alias_note = self._salt_row(name)
         if row is not None:
             row = self._follow_see(row)
             return self._from_row(row, name, use, encounter, fallback=None, drug_class=None, note=alias_note)
