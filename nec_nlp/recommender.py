@@ -966,7 +966,7 @@ def _co_condition(doc: _Doc, i: int) -> bool:
     return i < len(doc.originals) and doc.originals[i].lower().startswith("with ")
 
 
-_PREGNANCY_WORDS = frozenset({"pregnancy", "pregnant", "gestation", "antepartum", "gravid"})
+_PREGNANCY_WORDS = frozenset({"pregnancy", "pregnant", "gestation", "gestational", "antepartum", "gravid"})
 
 
 def _in_pregnancy(mention: Mention, doc: _Doc) -> bool:
@@ -1001,7 +1001,9 @@ def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
         target = _follow_see(cs, sub, 3)
         hit_code = _hit_code(target) if target is not None else None
         words = _content(term)
-        if hit_code and named is None and head and words and _word_match(words[-1], head) and all(
+        if hit_code and named is None and head and words and _word_match(words[-1], head) and not \
+                _undocumented_population([*sub.path[2:], getattr(sub, "nonessential", None) or ""], doc, set()) \
+                and all(
                 any(_term_match(t, w) for w in [*doc.head, *doc.detail_words]) or t in _FILLER for t in words):
             named = _Cand(hit_code, 0.0, tuple(sub.path), "index", tuple(words),
                           note="condition in pregnancy coded to chapter 15 first (guideline I.C.15.a.1)")
@@ -2415,7 +2417,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     if use is None and suggestions and _in_pregnancy(mention, doc):
         preg = _pregnancy_candidate(cs, doc, suggestions[0].code)
         if preg is not None:
-            cands.append(replace(preg, score=max(c.score for c in cands) + 1.0))
+            cands.append(replace(preg, score=max(c.score for c in cands) + 3.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     if use is None and suggestions and _exposure_said(mention):
         exp = _exposure_candidate(cs, suggestions[0].code)

@@ -35,6 +35,9 @@ pytestmark = pytest.mark.slow
     ("Pertussis.", "pertussis", "A37.90"),
     # a salt or ester the Table of Drugs lists for a drug name it does not ("Medroxyprogesterone acetate")
     ("Adverse effect of medroxyprogesterone, initial encounter.", "adverse effect", "T38.5X5A"),
+    # "gestational" places a condition in pregnancy; chapter 15 first, and not by an entry for the fetus
+    ("Gestational thrombocytopenia at 35 weeks.", "thrombocytopenia", "O99.113"),
+    ("Gestational diabetes, diet controlled.", "diabetes", "O24.410"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
