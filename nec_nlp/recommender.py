@@ -1199,6 +1199,12 @@ def _walk(cs: Any, hit: Any, doc: _Doc, used: set[str], depth: int = 0) -> tuple
             total += 0.05 * _fit(cs.get(code.rstrip("-")), _Cand(code, 0.0), doc)[0]
         if best is None or total > best[0]:
             best = (total, sub, matched)
+    if best is not None and len(best[2]) < 2:
+        # "Sprain > acromioclavicular joint or ligament" takes "ligament" alone, "Sprain > knee > cruciate,
+        # anterior" three words of an anterior cruciate ligament: the body-site heading nobody named, then more
+        bridge = _site_bridge(cs, hit, doc, used, min_words=len(best[2]) + 1)
+        if bridge is not None:
+            best = bridge
     if best is None:
         best = _heading_default(cs, hit, doc, used, heading=not _hit_code(_follow_see(cs, hit, 3)))
     if best is None:
@@ -1247,9 +1253,11 @@ def _site_split(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, An
     return 0.5, split["specified site" if has_site else "unspecified site"], set()
 
 
-def _site_bridge(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, Any, set[str]] | None:
+def _site_bridge(cs: Any, hit: Any, doc: _Doc, used: set[str], min_words: int = 1
+                 ) -> tuple[float, Any, set[str]] | None:
     """A documented site left over, no subterm for it, but a subterm that is itself a body site lists it
-    ("Melanoma > skin > arm" for a melanoma of the arm: a melanoma is of the skin unless said otherwise)."""
+    ("Melanoma > skin > arm" for a melanoma of the arm: a melanoma is of the skin unless said otherwise);
+    ``min_words``: how many documented words the listed subterm must take."""
     if not any(axis == "site" and any(w not in used for w in ws) for axis, ws in doc.phrases):
         return None
     best: tuple[float, Any, set[str]] | None = None
@@ -1258,6 +1266,8 @@ def _site_bridge(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> tuple[float, A
             continue
         for child, c2 in _flat_subterms(cs, sub.path):
             score, matched = _coverage(_last(child), doc, used, c2)
+            if len(matched) < min_words:
+                continue
             if score > 0 and any(w in matched for axis, ws in doc.phrases if axis == "site" for w in ws):
                 if best is None or 0.5 * score > best[0]:
                     best = (0.5 * score, sub, set())

@@ -38,6 +38,10 @@ pytestmark = pytest.mark.slow
     # "gestational" places a condition in pregnancy; chapter 15 first, and not by an entry for the fetus
     ("Gestational thrombocytopenia at 35 weeks.", "thrombocytopenia", "O99.113"),
     ("Gestational diabetes, diet controlled.", "diabetes", "O24.410"),
+    # a body-site heading nobody named, when its subterms take more documented words than any direct subterm
+    # ("Sprain > knee > cruciate ligament > anterior", not "Sprain > acromioclavicular joint or ligament")
+    ("Anterior cruciate ligament rupture.", "rupture", "S83.519A"),
+    ("Sprain of the right acromioclavicular ligament, initial encounter.", "sprain", "S43.51XA"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
