@@ -334,8 +334,8 @@ def _documented(mention: Mention) -> _Doc:
         lead_words = [_stem(w) for w in _WORD.findall(clause.lower())[-1:]]
         lead_words = [w for w in lead_words if w not in _STOP and w not in known and not w.isdigit()
                       and w not in ("right", "left", "bilateral") and w not in _NEGATORS]
-        if lead_words:
-            phrases.append(("type", lead_words))
+        if lead_words:  # an organism name the lexicon lacks is a cause ("parainfluenza bronchiolitis")
+            phrases.append(("cause" if _ORGANISM_WORD.search(lead_words[-1]) else "type", lead_words))
             originals.append(" ".join(lead_words))
     # The rest of the sentence: weak evidence (the extraction may have split "Gestational diabetes" or left
     # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
@@ -1052,6 +1052,9 @@ _PROCEDURE_WORD = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|bypas
                              r"operation|excision|scopy)$")
 
 
+_ORGANISM_WORD = re.compile(r"(virus|influenza|bacter|coccus|cocci|monas|bacillus|myces|plasma)$")
+
+
 def _exposure_said(mention: Mention) -> bool:
     """The sentence says the patient was exposed to the condition ("exposure to pertussis", "exposed to
     influenza"), right before the mention."""
@@ -1419,6 +1422,8 @@ def _nec_subterm(cs: Any, hit: Any, doc: _Doc, used: set[str]) -> Any:
         if not term.endswith("nec") and "specified" not in term:
             continue
         words = set(_content(term)) - {"specified"}  # "specified NEC" is the bare NEC entry
+        # "specified nerve NEC" is the site entry of a nerve, "specified syndrome NEC" a type entry
+        words = {"site" if w == "nerve" else "type" if w in ("syndrome", "variety", "kind") else w for w in words}
         if words and not words <= {"type", "site", "form", "cause", "condition", "organism"}:
             continue
         rank = 0
@@ -3054,6 +3059,14 @@ def _read_statements(path: str | Path, split: str | None) -> list[dict[str, Any]
     return rows
 
 
+def _target_span(text: str, target: str) -> tuple[int, int]:
+    """Where a statement's target stands: its first whole-word occurrence ("pneumonia" in "Klebsiella pneumoniae
+    pneumonia" is the last word, not the start of "pneumoniae"), else its first occurrence."""
+    hit = re.search(r"(?<![A-Za-z])" + re.escape(target) + r"(?![A-Za-z])", text)
+    t0 = hit.start() if hit else text.find(target)
+    return t0, t0 + len(target)
+
+
 def _target_mention(mentions: Sequence[ScoredMention], t0: int, t1: int) -> ScoredMention | None:
     """The mention overlapping the target span; when several do, the current affirmed one holding the target's
     last word (its head), then the largest overlap."""
@@ -3087,8 +3100,7 @@ def evaluate_codes(scorer: Any, path: str | Path, split: str | None = "dev") -> 
     texts = [r["text"] for r in rows]
     for row, result in zip(rows, scorer.score_many(texts), strict=True):
         text, target = row["text"], row["target"]
-        t0 = text.find(target)
-        t1 = t0 + len(target)
+        t0, t1 = _target_span(text, target)
         sm = _target_mention(result.mentions, t0, t1)
         codes = [c.code for c in sm.codes] if sm is not None else []
         kind = sm.codes[0].kind if sm is not None and sm.codes else None

@@ -42,6 +42,11 @@ pytestmark = pytest.mark.slow
     # ("Sprain > knee > cruciate ligament > anterior", not "Sprain > acromioclavicular joint or ligament")
     ("Anterior cruciate ligament rupture.", "rupture", "S83.519A"),
     ("Sprain of the right acromioclavicular ligament, initial encounter.", "sprain", "S43.51XA"),
+    # "specified syndrome NEC" is a type entry, "specified nerve NEC" a site entry; an organism name the lexicon lacks,
+    # written before the condition, is a cause ("due to, specified organism NEC")
+    ("Nummular headache.", "headache", "G44.89"),
+    ("Pudendal neuralgia.", "neuralgia", "G58.8"),
+    ("Parainfluenza bronchiolitis.", "bronchiolitis", "J21.8"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
@@ -76,3 +81,11 @@ def test_participle_side_body_part(rules_score):
     # the side may stand between the participle and the body part
     texts = [m["text"].lower() for m in rules_score("Retracted left tympanic membrane.")["mentions"]]
     assert texts == ["retracted left tympanic membrane"]
+
+
+def test_statement_target_is_found_as_a_whole_word():
+    # the evaluation reads the target where it stands as a word, not inside a longer word
+    from nec_nlp.recommender import _target_span
+
+    assert _target_span("Klebsiella pneumoniae pneumonia.", "pneumonia") == (22, 31)
+    assert _target_span("Pneumonia, right lower lobe.", "Pneumonia") == (0, 9)
