@@ -337,6 +337,11 @@ def _documented(mention: Mention) -> _Doc:
         if lead_words:  # an organism name the lexicon lacks is a cause ("parainfluenza bronchiolitis")
             phrases.append(("cause" if _ORGANISM_WORD.search(lead_words[-1]) else "type", lead_words))
             originals.append(" ".join(lead_words))
+    after = sent0[at0 + len(mention.text):] if at0 >= 0 else ""
+    form = re.match(r"\s*,?\s*([a-z]{4,})\s+(?:form|type|variant|variety)\b", after.lower())
+    if form and _stem(form.group(1)) not in {w for _, ws in phrases for w in ws} and form.group(1) not in _STOP:
+        phrases.append(("type", [_stem(form.group(1))]))  # "Tremor, dystonic form": a kind named after the term
+        originals.append(form.group(0).strip(" ,"))
     # The rest of the sentence: weak evidence (the extraction may have split "Gestational diabetes" or left
     # "recurrent, moderate" unattached). It can choose a subterm but never calls for an NEC code.
     known = {w for _, ws in phrases for w in ws} | set(head)

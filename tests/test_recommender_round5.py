@@ -47,6 +47,9 @@ pytestmark = pytest.mark.slow
     ("Nummular headache.", "headache", "G44.89"),
     ("Pudendal neuralgia.", "neuralgia", "G58.8"),
     ("Parainfluenza bronchiolitis.", "bronchiolitis", "J21.8"),
+    # a kind named after the term ("X, <word> form/type") is a documented type
+    ("Tremor, dystonic form.", "tremor", "G25.2"),
+    ("Tremor, essential type.", "tremor", "G25.0"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
