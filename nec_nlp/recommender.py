@@ -986,13 +986,25 @@ def _in_pregnancy(mention: Mention, doc: _Doc) -> bool:
 _RANGE = re.compile(r"\b([A-Z]\d\d)\s*-\s*([A-Z]\d\d)\b")
 
 
-def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
+_PUERPERAL_WORDS = frozenset({"postpartum", "puerperal", "puerperium", "postnatal"})
+
+
+def _in_puerperium(mention: Mention, doc: _Doc, first: _Cand) -> bool:
+    """The sentence places the condition after a delivery ("postpartum urinary retention"), the condition is no
+    puerperal term itself, and the index entry of its first code did not take the word ("Depression,
+    postpartum")."""
+    said = set(_words(mention.sentence or ""))
+    path_words = {w for p in first.path for w in _words(p)}
+    return bool(said & _PUERPERAL_WORDS) and not (set(doc.head) | path_words) & (_PUERPERAL_WORDS | _PREGNANCY_WORDS)
+
+
+def _pregnancy_candidate(cs: Any, doc: _Doc, code: str, base: tuple[str, ...] = ("Pregnancy", "complicated by"),
+                         fallback: tuple[str, ...] = ()) -> _Cand | None:
     """ICD-10-CM guideline I.C.15.a.1: conditions in pregnancy are coded to chapter 15 first. The "Pregnancy,
     complicated by" subterm naming the condition, else the one whose nonessential "(conditions in M00-M99)" range
     holds the condition's own code (sciatica M54.3- -> "connective system disorders" O99.891)."""
     if code.startswith(("O", "Z3A")):
         return None
-    base = ("Pregnancy", "complicated by")
     if _lookup(cs, list(base)) is None:
         return None
     head = doc.head[-1] if doc.head else ""
@@ -1021,7 +1033,14 @@ def _pregnancy_candidate(cs: Any, doc: _Doc, code: str) -> _Cand | None:
                                                     "chapter 15 first (guideline I.C.15.a.1)"))
         if depth < 1:
             stack.extend((s2, depth + 1) for s2, _c in _flat_subterms(cs, sub.path))
-    return named or (best_range[1] if best_range else None)
+    if named or best_range or not fallback:
+        return named or (best_range[1] if best_range else None)
+    # "Puerperal, puerperium > complications > specified NEC" for a condition it does not name
+    end = _lookup(cs, [*base, *fallback])
+    hit_code = _hit_code(end) if end is not None else None
+    return _Cand(hit_code, 0.0, tuple(end.path), "index", (),
+                 note=f"condition after delivery that the index does not name under {base[0]!r}: its specified "
+                      f"complications code") if hit_code else None
 
 
 def _sibling_for_leftover(cs: Any, main: Any, doc: _Doc, used: set[str], base: set[str]
@@ -2438,6 +2457,12 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         preg = _pregnancy_candidate(cs, doc, suggestions[0].code)
         if preg is not None:
             cands.append(replace(preg, score=max(c.score for c in cands) + 3.0))
+            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+    elif use is None and suggestions and _in_puerperium(mention, doc, info[0]["cand"]):
+        puer = _pregnancy_candidate(cs, doc, suggestions[0].code, ("Puerperal, puerperium",),
+                                    ("complications", "specified NEC"))
+        if puer is not None:
+            cands.append(replace(puer, score=max(c.score for c in cands) + 3.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     if use is None and suggestions and _exposure_said(mention):
         exp = _exposure_candidate(cs, suggestions[0].code)

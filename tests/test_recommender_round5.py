@@ -50,6 +50,11 @@ pytestmark = pytest.mark.slow
     # a kind named after the term ("X, <word> form/type") is a documented type
     ("Tremor, dystonic form.", "tremor", "G25.2"),
     ("Tremor, essential type.", "tremor", "G25.0"),
+    # after delivery: the "Puerperal, puerperium" entry naming the condition, else its "complications, specified
+    # NEC"; conditions the Index lists as postpartum keep their own entries
+    ("Postpartum urinary retention.", "retention", "O90.89"),
+    ("Postpartum depression.", "depression", "F53.0"),
+    ("Postpartum anemia.", "anemia", "O90.81"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
