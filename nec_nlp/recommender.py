@@ -806,11 +806,36 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     singular = _latin_singular(raw[-1]) if raw else None
     if singular:  # "lentigines" is the index's "Lentigo"
         _search_main_terms(cs, words[:-1] + [singular], found, seen)
+    nerve = _nerve_entry(cs, words)
+    if nerve is not None:  # "saphenous neuropathy": the Index files a named nerve's lesion apart from Neuropathy
+        return [nerve]
     found.sort(key=lambda f: (f[4], -f[1], -f[0], 0 if f[2].code else 1, len(f[2].path)))
     strict = [f for f in found if not f[4]]
     if not strict and len(found) > 1:  # several "X, modifier" main terms: the one the index expands most
         found.sort(key=lambda f: -len(_subterms(cs, f[2].path)))
     return [(h, consumed) for _, _, h, consumed, _ in found]
+
+
+_NERVE_HEADS = frozenset({"neuropathy", "neuralgia", "neuritis", "mononeuropathy", "entrapment", "palsy"})
+
+
+def _nerve_entry(cs: Any, words: list[str]) -> tuple[Any, set[str]] | None:
+    """The Index's entry for a lesion of a named nerve ("Lesion > saphenous nerve" G57.8-, "Lesion > nerve >
+    radial" G56.3-, "Mononeuropathy > ilioinguinal nerve" G57.8-) when the nerve's name comes right before a
+    neuropathy word; None when the Index names no such nerve."""
+    if len(words) < 2 or words[-1] not in _NERVE_HEADS:
+        return None
+    name = words[-2]
+    if name in _STOP or len(name) < 4:
+        return None
+    for path in (("Lesion", f"{name} nerve"), ("Lesion", "nerve", name), ("Mononeuropathy", f"{name} nerve")):
+        main = _main_entry(cs, path[0])
+        if main is None:
+            continue
+        hit = _lookup(cs, [main.path[0], *path[1:]])
+        if hit is not None and _hit_code(_follow_see(cs, hit, 3)):
+            return hit, {name, words[-1]}
+    return None
 
 
 def _latin_singular(word: str) -> str | None:

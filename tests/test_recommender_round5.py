@@ -55,6 +55,12 @@ pytestmark = pytest.mark.slow
     ("Postpartum urinary retention.", "retention", "O90.89"),
     ("Postpartum depression.", "depression", "F53.0"),
     ("Postpartum anemia.", "anemia", "O90.81"),
+    # a named nerve's neuropathy is the Index's "Lesion > <nerve> nerve" / "Lesion > nerve > <nerve>" /
+    # "Mononeuropathy > <nerve> nerve"; polyneuropathies keep "Neuropathy"
+    ("Right saphenous neuropathy.", "neuropathy", "G57.81"),
+    ("Radial neuropathy, right.", "neuropathy", "G56.31"),
+    ("Ilioinguinal neuralgia.", "neuralgia", "G57.80"),
+    ("Peripheral neuropathy.", "neuropathy", "G62.9"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
