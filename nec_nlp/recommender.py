@@ -2479,7 +2479,7 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
         leftover.add("other")
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
     if use is None and suggestions and _in_pregnancy(mention, doc):
-        preg = _pregnancy_candidate(cs, doc, suggestions[0].code)
+        preg = _pregnancy_candidate(cs, doc, suggestions[0].code, fallback=("specified condition NEC",))
         if preg is not None:
             cands.append(replace(preg, score=max(c.score for c in cands) + 3.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)

@@ -50,6 +50,9 @@ pytestmark = pytest.mark.slow
     # a kind named after the term ("X, <word> form/type") is a documented type
     ("Tremor, dystonic form.", "tremor", "G25.2"),
     ("Tremor, essential type.", "tremor", "G25.0"),
+    # in pregnancy, a condition "Pregnancy, complicated by" neither names nor holds by range: its "specified
+    # condition NEC" (O26.89-), trimester from the weeks
+    ("Round ligament pain at 11 weeks gestation.", "pain", "O26.891"),
     # after delivery: the "Puerperal, puerperium" entry naming the condition, else its "complications, specified
     # NEC"; conditions the Index lists as postpartum keep their own entries
     ("Postpartum urinary retention.", "retention", "O90.89"),
