@@ -207,6 +207,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "op": ("postoperative", "postprocedural"), "postop": ("postoperative", "postprocedural"),
     "postsurgical": ("postoperative", "postprocedural"),
     "forearm": ("arm", "limb"), "thigh": ("leg", "limb"), "calf": ("leg", "limb"),
+    "extremity": ("limb",), "extremities": ("limb",),
     "temple": ("face",), "cheek": ("face",), "chin": ("face",), "brow": ("face",), "eyebrow": ("face",),
 }
 for _k, _v in list(_INDEX_SYNONYMS.items()):
@@ -1639,6 +1640,7 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc, path_words: frozenset[str] 
     lat = (doc.laterality or "").lower()
 
     dkey = frozenset(dwords)
+    sided = bool({w for _axis, ws in doc.phrases for w in ws} & {"left", "right", "bilateral", "both"})
     intent_said = bool(dwords & {"intentional", "intentionally", "self", "suicide", "suicidal", "assault",
                                  "undetermined", "overdosed"})
     # words documented as present (not in a "without ..." / "no ..." phrase, nor sentence context)
@@ -1656,7 +1658,7 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc, path_words: frozenset[str] 
         if lat:
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
         elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
-            match -= 0.5  # no side documented: the unspecified-side code
+            match -= 0.5 if sided else 1.0  # no side documented: the unspecified-side code
         if "accidental" in tl and not intent_said:
             match += 0.5  # guideline I.C.19.e.5.b: intent unknown or unspecified -> accidental
         if k.kind == "nos":

@@ -64,6 +64,11 @@ pytestmark = pytest.mark.slow
     ("Radial neuropathy, right.", "neuropathy", "G56.31"),
     ("Ilioinguinal neuralgia.", "neuralgia", "G57.80"),
     ("Peripheral neuropathy.", "neuropathy", "G62.9"),
+    # "extremity" is the Index's "limb"; no side written anywhere: the unspecified-side code, even when its title
+    # says less ("Cellulitis of unspecified part of limb")
+    ("Lower extremity cellulitis.", "cellulitis", "L03.119"),
+    ("Cellulitis of the right lower extremity.", "cellulitis", "L03.115"),
+    ("Cerebral infarction due to thrombosis of the left middle cerebral artery.", "infarction", "I63.312"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
