@@ -175,7 +175,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "mandibular": ("mandible",), "pelvic": ("pelvis",), "acetabular": ("acetabulum",),
     "lumbar": ("low", "back"), "hamstring": ("muscle", "thigh"), "quadriceps": ("muscle", "thigh"),
     "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"),
-    "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",),
+    "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",), "dental": ("tooth", "teeth"),
     "hepatic": ("liver",), "pulmonary": ("lung",), "cardiac": ("heart",), "gastric": ("stomach",),
     "cerebral": ("brain",), "cervical": ("cervix",), "ocular": ("eye",), "otic": ("ear",), "cutaneous": ("skin",),
     "dermal": ("skin",), "pancreatic": ("pancreas",), "rectal": ("rectum",), "esophageal": ("esophagus",),

@@ -69,6 +69,8 @@ pytestmark = pytest.mark.slow
     ("Lower extremity cellulitis.", "cellulitis", "L03.119"),
     ("Cellulitis of the right lower extremity.", "cellulitis", "L03.115"),
     ("Cerebral infarction due to thrombosis of the left middle cerebral artery.", "infarction", "I63.312"),
+    # "dental" is the Index's "tooth"
+    ("Dental fracture, initial encounter.", "fracture", "S02.5XXA"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
