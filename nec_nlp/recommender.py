@@ -378,6 +378,10 @@ def _documented(mention: Mention) -> _Doc:
     if trimester:
         phrases.append(("context", [trimester, "trimester"]))
         originals.append("weeks of gestation")
+    if any(axis == "site" and ws for axis, ws in phrases) and not {"generalized", "generalised", "diffuse",
+                                                                   "widespread"} & set(raw):
+        phrases.append(("context", ["localized"]))  # a named site is what the index calls "localized"
+        originals.append("a documented site (localized)")
     sent = (mention.sentence or "").lower()
     at = sent.find(mention.text.lower())
     lead = _WORD.findall(sent[:at])[-3:] if at >= 0 else []

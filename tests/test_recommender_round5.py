@@ -71,6 +71,9 @@ pytestmark = pytest.mark.slow
     ("Cerebral infarction due to thrombosis of the left middle cerebral artery.", "infarction", "I63.312"),
     # "dental" is the Index's "tooth"
     ("Dental fracture, initial encounter.", "fracture", "S02.5XXA"),
+    # a documented site is the Index's "localized" (Lymphadenopathy (generalized) R59.1 > localized R59.0)
+    ("Cervical lymphadenopathy.", "lymphadenopathy", "R59.0"),
+    ("Lymphadenopathy.", "lymphadenopathy", "R59.1"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
