@@ -2138,9 +2138,14 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
     from nec_nlp.pipeline.components import STATUS_PROCEDURE
 
     said = [w for w in _content(" ".join(_index_words(cs, _words(rest)))) if w not in _GENERIC_DRUG]
+    bases = _STATUS_BASES[cue]
+    if set(said) & set(_JOINT_REPLACEMENT) and set(said) & _REPLACED_JOINTS and cue in ("status post", "s/p"):
+        # a joint replacement is the Index's "Presence > <joint>-joint implant": the procedure names its words
+        said = [v for w in said for v in _JOINT_REPLACEMENT.get(w, (w,))]
+        bases = ("Presence",)
     procedure = [w for w in said if STATUS_PROCEDURE.search(w)]
     best: tuple[int, int, str, tuple[str, ...]] | None = None
-    for name in _STATUS_BASES[cue]:
+    for name in bases:
         base = _main_entry(cs, name)
         if base is None:
             continue
@@ -2173,6 +2178,11 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
 
 
 _STATUS_FILLER = frozenset(_content("acquired partial complete organ part status post presence of"))
+
+
+_REPLACED_JOINTS = frozenset({"knee", "hip", "shoulder", "ankle", "elbow", "wrist", "finger", "tka", "tha"})
+_JOINT_REPLACEMENT = {"replacement": ("joint", "implant"), "arthroplasty": ("joint", "implant"),
+                      "tka": ("knee", "joint", "implant"), "tha": ("hip", "joint", "implant")}
 
 
 def _status_entries(cs: Any, path: Sequence[str], depth: int = 1) -> list[tuple[Any, int]]:

@@ -74,6 +74,11 @@ pytestmark = pytest.mark.slow
     # a documented site is the Index's "localized" (Lymphadenopathy (generalized) R59.1 > localized R59.0)
     ("Cervical lymphadenopathy.", "lymphadenopathy", "R59.0"),
     ("Lymphadenopathy.", "lymphadenopathy", "R59.1"),
+    # a joint replacement (replacement / arthroplasty / TKA / THA of a named joint) is "Presence > <joint>-joint
+    # implant"; other replacements keep the Status / Absence entries
+    ("Status post right total knee replacement.", "status", "Z96.651"),
+    ("S/p left THA.", "s/p", "Z96.642"),
+    ("Status post cholecystectomy.", "status", "Z90.49"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),

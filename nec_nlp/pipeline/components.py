@@ -117,7 +117,7 @@ STATUS_CUES = (("status", "post"), ("s/p",), ("s", "/", "p"), ("presence", "of")
 # too (the Index entry of a status must name the procedure). Not _PROCEDURE_WORD below, which also counts diagnostic
 # procedures (biopsy, -scopy, -graphy) for the site logic.
 STATUS_PROCEDURE = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|cabg|graft|"
-                            r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection)")
+                            r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection|^tka$|^tha$)")
 STATUS_END = {"with", "without", "and", "but", "who", "which", "that", "on", "since", "in", "at", "for", "due",
               "secondary", "after", "x", "times", "was", "is", "were", "are", "has", "had", "now", "currently"}
 # Positional compounds of imaging/exam reports ("anteroseptal", "inferolateral", "posteromedial").
