@@ -794,6 +794,10 @@ def _main_terms(cs: Any, mention: Mention, doc: _Doc) -> list[tuple[Any, set[str
     if not words:
         return []
     head = words[-1]
+    first = next((w for w in _words(mention.text) if w not in _STOP), "")
+    if len(words) > 1 and _participle_noun(cs, first) != first:
+        words = words[1:] + words[:1]  # "herniated disc" is a disc herniation: the condition is the head
+        head = words[-1]
     # The word(s) just before the mention may name the condition with it ("Colles fracture").
     sent = mention.sentence or ""
     at = sent.lower().find(mention.text.lower())

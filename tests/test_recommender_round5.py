@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
     # a condition participle before a body part names the finding ("Hypertrophy, anal papillae" K62.89)
     ("Hypertrophied anal papilla.", "hypertrophied", "K62.89"),
     ("Herniated nucleus pulposus at L4-L5.", "herniated", "M51.26"),
+    ("Herniated disc at L4-L5.", "herniated", "M51.26"),  # the participle's noun is the head: a disc herniation
     ("Hypertrophied turbinates.", "hypertrophied", "J34.3"),
     ("Thickened endometrium on ultrasound.", "thickened", "R93.89"),
     # an eponym whose "disease" subterm only refers elsewhere ("Bowen's - disease - see Neoplasm, skin, in situ")
