@@ -122,3 +122,12 @@ def test_statement_target_is_found_as_a_whole_word():
 
     assert _target_span("Klebsiella pneumoniae pneumonia.", "pneumonia") == (22, 31)
     assert _target_span("Pneumonia, right lower lobe.", "Pneumonia") == (0, 9)
+
+
+def test_ruled_out_stops_at_the_clause_comma(rules_score):
+    # the backward "ruled out" negates the condition of its own clause, not the finding before the comma
+    mentions = {m["text"].lower(): m for m in rules_score("Elevated troponin, MI ruled out.")["mentions"]}
+    assert not mentions["elevated troponin"]["assertion"]["negated"]
+    assert mentions["elevated troponin"]["codes"][0]["code"] == "R79.89"
+    assert mentions["mi"]["assertion"]["negated"]
+    assert rules_score("Pneumonia ruled out.")["mentions"][0]["assertion"]["negated"]

@@ -1499,7 +1499,14 @@ class NecContext:
             k = int(sid[start])
             if k in by_sent:
                 rule = matcher.rule_map[vocab[match_id].text]
-                mods.setdefault(k, []).append(ConTextModifier(rule, start, end, doc, max_scope=ctx.max_scope))
+                mod = ConTextModifier(rule, start, end, doc, max_scope=ctx.max_scope)
+                stop = (getattr(rule, "metadata", None) or {}).get("backward_stop")
+                if stop and rule.direction == "BACKWARD":
+                    # "Elevated troponin, MI ruled out": the backward scope ends at the clause's comma
+                    cut = [i for i in range(mod._scope_start, start) if doc[i].text in stop]
+                    if cut:
+                        mod._scope_start = cut[-1] + 1
+                mods.setdefault(k, []).append(mod)
         for k, targets in by_sent.items():
             ms = mods.get(k)
             if not ms:
