@@ -334,6 +334,7 @@ def _documented(mention: Mention) -> _Doc:
         known = {w for _, ws in phrases for w in ws} | set(head)
         lead_words = [_stem(w) for w in _WORD.findall(clause.lower())[-1:]]
         lead_words = [w for w in lead_words if w not in _STOP and w not in known and not w.isdigit()
+                      and w not in _NOT_A_KIND
                       and w not in ("right", "left", "bilateral") and w not in _NEGATORS]
         if lead_words:  # an organism name the lexicon lacks is a cause ("parainfluenza bronchiolitis")
             phrases.append(("cause" if _ORGANISM_WORD.search(lead_words[-1]) else "type", lead_words))
@@ -397,6 +398,13 @@ _GESTATION = re.compile(r"\b(?:at|of)\s+(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks
 
 _PREGNANCY_SAID = re.compile(r"\b(?:pregnan\w*|gestation\w*|gravid\w*|intrauterine pregnancy|iup)\b", re.I)
 _WEEKS = re.compile(r"\b(\d{1,2})(?:\s*\+\s*\d)?\s*(?:weeks?|wks?)\b()", re.I)
+
+
+# Words before a condition that say how it was found or known, not what kind it is ("clinical depression" is
+# depression, not an "other specified" one)
+_NOT_A_KIND = frozenset({"clinical", "clinically", "underlying", "known", "new", "recent", "current", "ongoing",
+                         "possible", "probable", "presumed", "suspected", "likely", "documented", "diagnosed",
+                         "reported", "apparent", "significant", "true", "frank", "overt", "active"})
 
 
 def _after_procedure(text: str) -> str | None:

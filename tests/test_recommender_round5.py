@@ -80,6 +80,9 @@ pytestmark = pytest.mark.slow
     ("Status post right total knee replacement.", "status", "Z96.651"),
     ("S/p left THA.", "s/p", "Z96.642"),
     ("Status post cholecystectomy.", "status", "Z90.49"),
+    # a word saying how a condition is known is no kind of it ("clinical depression" is no "other specified" one)
+    ("Clinical depression.", "depression", "F32.A"),
+    ("Underlying depression.", "depression", "F32.A"),
     # guards: the condition's own entry takes the procedure; a symptom code has no body system; life after a
     # transplant is no postprocedural complication
     ("Tertiary hyperparathyroidism after renal transplant.", "hyperparathyroidism", "E21.2"),
