@@ -339,8 +339,8 @@ def _documented(mention: Mention) -> _Doc:
         if lead_words:  # an organism name the lexicon lacks is a cause ("parainfluenza bronchiolitis")
             phrases.append(("cause" if _ORGANISM_WORD.search(lead_words[-1]) else "type", lead_words))
             originals.append(" ".join(lead_words))
-    after = sent0[at0 + len(mention.text):] if at0 >= 0 else ""
-    form = re.match(r"\s*,?\s*([a-z]{4,})\s+(?:form|type|variant|variety)\b", after.lower())
+    tail = sent0[at0 + len(mention.text):] if at0 >= 0 else ""
+    form = re.match(r"\s*,?\s*([a-z]{4,})\s+(?:form|type|variant|variety)\b", tail.lower())
     if form and _stem(form.group(1)) not in {w for _, ws in phrases for w in ws} and form.group(1) not in _STOP:
         phrases.append(("type", [_stem(form.group(1))]))  # "Tremor, dystonic form": a kind named after the term
         originals.append(form.group(0).strip(" ,"))
@@ -1144,15 +1144,20 @@ def _exposure_candidate(cs: Any, own_code: str) -> _Cand | None:
     main = _main_entry(cs, "Exposure")
     if main is None:
         return None
-    comm = next((k for k in _subterms(cs, (main.path[0],)) if _last(k).lower() == "communicable disease"), None)
-    sub = next((k for k in _subterms(cs, tuple(comm.path)) if _last(k).lower().rstrip(" nec") + " nec" == kind
-                or _last(k).lower() == kind), None) if comm is not None else None
+    comm = _child(cs, main, "communicable disease")
+    sub = _child(cs, comm, kind) if comm is not None else None
     code = _hit_code(sub) if sub is not None else None
     if not code:
         return None
     return _Cand(code, 0.0, tuple(sub.path), "index", (),
                  note=f"exposure to a communicable disease the Index does not list under 'Exposure' "
                       f"({own.code} is {kind[:-4]})")
+
+
+def _child(cs: Any, hit: Any, name: str) -> Any:
+    """The subterm of ``hit`` printed as ``name`` (case-insensitive: "specified NEC", "communicable disease")."""
+    name = name.lower()
+    return next((k for k in _subterms(cs, tuple(hit.path)) if _last(k).lower() == name), None)
 
 
 def _postprocedural_said(doc: _Doc) -> bool:
@@ -1163,12 +1168,12 @@ def _postprocedural_said(doc: _Doc) -> bool:
         for i, (axis, ws) in enumerate(doc.phrases))
 
 
-def _complication_systems(cs: Any) -> dict[int, Any]:
+def _complication_systems(cs: Any) -> dict[str, Any]:
     """Chapter -> the "Complication(s) > <body system> > postprocedural" entry of the Index whose code is in that
     chapter ("circulatory system > postprocedural" I97.89 for chapter 9, "respiratory system > postoperative"
     J95.89 for chapter 10), read from the Index itself."""
-    def make() -> dict[int, Any]:
-        out: dict[int, Any] = {}
+    def make() -> dict[str, Any]:
+        out: dict[str, Any] = {}
         main = _main_entry(cs, "Complication")
         if main is None:
             return out
@@ -1176,9 +1181,8 @@ def _complication_systems(cs: Any) -> dict[int, Any]:
             for sub in _subterms(cs, tuple(system.path)):
                 if _last(sub).lower() not in ("postprocedural", "postoperative"):
                     continue
-                code = _hit_code(sub)
-                nec = next((k for k in _subterms(cs, tuple(sub.path)) if _last(k).lower() == "specified nec"), None)
-                code = code or (_hit_code(nec) if nec is not None else None)
+                nec = _child(cs, sub, "specified NEC")
+                code = _hit_code(sub) or (_hit_code(nec) if nec is not None else None)
                 obj = cs.get(code.rstrip("-")) if code else None
                 if obj is not None and obj.chapter and obj.chapter not in out:
                     out[obj.chapter] = sub
@@ -1200,7 +1204,7 @@ def _postprocedural_candidate(cs: Any, doc: _Doc, cands: list[_Cand], own_code: 
     own = cs.get(own_code)
     if own is None or not any(c.code.rstrip("-") == own_code[:len(c.code.rstrip("-"))] for c in index):
         return None  # the first code is no index code of the condition
-    entry = _complication_systems(cs).get(own.chapter) if own is not None else None
+    entry = _complication_systems(cs).get(own.chapter)
     if entry is None:
         return None
     end, used, _alts = _walk(cs, entry, doc, set())
@@ -1209,7 +1213,7 @@ def _postprocedural_candidate(cs: Any, doc: _Doc, cands: list[_Cand], own_code: 
         end = entry  # "lymphedema after mastectomy" is no lymphedema after a lymph node dissection
     code = _hit_code(_follow_see(cs, end, 3))
     if end is entry:
-        nec = next((k for k in _subterms(cs, tuple(entry.path)) if _last(k).lower() == "specified nec"), None)
+        nec = _child(cs, entry, "specified NEC")
         code = (_hit_code(nec) if nec is not None else None) or code
     if not code:
         return None
@@ -2506,27 +2510,25 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
     if doc.other_specified and use is None:
         leftover.add("other")
     suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
-    if use is None and suggestions and _in_pregnancy(mention, doc):
-        preg = _pregnancy_candidate(cs, doc, suggestions[0].code, fallback=("specified condition NEC",))
-        if preg is not None:
-            cands.append(replace(preg, score=max(c.score for c in cands) + 3.0))
+
+    def sequence_first(extra: _Cand | None) -> None:
+        """A code that goes before the condition's own (chapter 15, an exposure, a postprocedural complication)."""
+        nonlocal suggestions, info
+        if extra is not None:
+            cands.append(replace(extra, score=max(c.score for c in cands) + 3.0))
             suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
-    elif use is None and suggestions and _in_puerperium(mention, doc, info[0]["cand"]):
-        puer = _pregnancy_candidate(cs, doc, suggestions[0].code, ("Puerperal, puerperium",),
-                                    ("complications", "specified NEC"))
-        if puer is not None:
-            cands.append(replace(puer, score=max(c.score for c in cands) + 3.0))
-            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
-    if use is None and suggestions and _exposure_said(mention):
-        exp = _exposure_candidate(cs, suggestions[0].code)
-        if exp is not None:  # contact with a communicable disease the Index does not list under "Exposure"
-            cands.append(replace(exp, score=max(c.score for c in cands) + 3.0))
-            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+
     if use is None and suggestions:
-        post = _postprocedural_candidate(cs, doc, cands, suggestions[0].code)
-        if post is not None:  # sequenced first, the condition's own code after it
-            cands.append(replace(post, score=max(c.score for c in cands) + 3.0))
-            suggestions, info = _finalise(cs, cands, doc, encounter, leftover)
+        if _in_pregnancy(mention, doc):
+            sequence_first(_pregnancy_candidate(cs, doc, suggestions[0].code, fallback=("specified condition NEC",)))
+        elif _in_puerperium(mention, doc, info[0]["cand"]):
+            sequence_first(_pregnancy_candidate(cs, doc, suggestions[0].code, ("Puerperal, puerperium",),
+                                                ("complications", "specified NEC")))
+    if use is None and suggestions and _exposure_said(mention):
+        # contact with a communicable disease the Index does not list under "Exposure"
+        sequence_first(_exposure_candidate(cs, suggestions[0].code))
+    if use is None and suggestions:
+        sequence_first(_postprocedural_candidate(cs, doc, cands, suggestions[0].code))
     suggestions, info, first_note = _code_first(cs, suggestions, info, doc)
     if first_note:
         primary_note.append(first_note)
