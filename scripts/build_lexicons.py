@@ -79,6 +79,8 @@ CONDITION_STOP = {
     "opening", "window", "flap", "appendage", "fixation", "remnant", "implant", "implants", "ampulla", "macula",
     "squeeze", "mobile", "fat", "leakage", "curvature", "line", "mark", "direction", "appearance", "swimmer's",
 }
+# Generic heads whose named level-1 entries are one condition name, subterm first ("cubital tunnel syndrome")
+NAMED_HEADS = {"syndrome", "disease", "disorder"}
 # Generic heads: kept only inside multiword forms ("heart failure", "kidney disease").
 GENERIC_HEADS = {
     "disease", "disorder", "syndrome", "failure", "infection", "insufficiency", "deficiency", "injury", "lesion",
@@ -498,6 +500,7 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     see_refs: list[tuple[list[str], str]] = []
     main_terms: set[str] = set()  # multiword main terms (Level 0): lexicalised names, their body words no SITE
     inversions: list[tuple[str, str]] = []  # (coded level-1 subterm, main term)
+    named_heads: set[str] = set()  # "cubital tunnel syndrome": a named entry of Syndrome / Disease / Disorder
     disease_mains: set[str] = set()  # infectious diseases with a code of their own (Mumps B26.9), vaccine names too
     for main, children in blocks:
         title = main["Term"]
@@ -576,6 +579,14 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             for nem in re.findall(r"\(([^)]*)\)", main["NonEssModif"]):
                 for cand in (f"{v} {nem.lower()}", f"{nem.lower()} {v}"):
                     multi.setdefault(cand, "index main term + modifier")
+        # "Syndrome - cubital tunnel - see Lesion, nerve, ulnar", "Disorder - post-transplant lymphoproliferative
+        # D47.Z1": a level-1 entry with a code or a reference under a generic head word names one condition, written
+        # subterm first, whether or not a tabular text words it so
+        if vs[0] in NAMED_HEADS:
+            for c in children:
+                sub = clean(c["Term"])
+                if c["Level"] == "1" and (c["Code"] or c["See"]) and re.fullmatch(r"[a-z][a-z'-]+( [a-z][a-z'-]+){0,2}", sub):
+                    named_heads.add(f"{sub} {vs[0]}")
         # multiword forms: level-1 (and level-2 under it) subterms + main term
         parents: dict[int, list[str]] = {}
         for c in children:
@@ -654,7 +665,6 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if words[0] in qualifiers and " ".join(words[1:]) in conditions:
             continue
         conditions[cand] = src
-
     # eponyms: "Kawasaki's syndrome" is written "Kawasaki disease" and "Kawasaki syndrome" as often ("Graves'
     # disease": "Graves disease")
     for t, src in list(conditions.items()):
@@ -756,6 +766,12 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
             if cand in conditions or cand in sites or cand in site_candidates:  # "middle lobe" is a place
                 continue
         conditions[cand] = "index coded subterm + main term"
+
+    # last, so that a named head ("stress disorder") never hides a longer tabular name ("post-traumatic stress
+    # disorder") as qualifier + condition, nor takes the source of a term kept above
+    for cand in sorted(named_heads):
+        if not re.search(r"\b(other|unspecified|specified|nec|nos|left|right|bilateral|type|stage)\b", cand):
+            conditions.setdefault(cand, "index named entry + generic head")
 
     drug_rows, pkl_path = drugs_from_package()
     drug_terms = {r["term"] for r in drug_rows}
