@@ -2668,6 +2668,7 @@ def _external_causes() -> frozenset[str]:
 
 def _expand_abbreviation(mention: Mention) -> Mention:
     """A mention written as an abbreviation ("DVT") read in full ("deep vein thrombosis") for the index walk."""
+    mention = _spell_sides(mention)
     text = mention.text.strip()
     table = _abbreviations()
     full = table.get(text)
@@ -2680,6 +2681,22 @@ def _expand_abbreviation(mention: Mention) -> Mention:
         sentence = re.sub(rf"\b{re.escape(a)}\b", table[a], sentence)
     return replace(mention, text=full or mention.text, sentence=sentence)
 
+
+def _spell_sides(mention: Mention) -> Mention:
+    """Side abbreviations spelled out in the mention and its sentence ("S/p L total hip arthroplasty"), as the
+    pipeline reads them: "L"/"R"/"Lt"/"Rt" before a word or an ordinal ("L 3rd toe") and not after a number ("2 L of
+    fluid"), "bilat" anywhere."""
+    from nec_nlp.pipeline.components import SIDE_ABBREVIATIONS
+
+    def spell(text: str) -> str:
+        return _SIDE_ABBR.sub(lambda m: SIDE_ABBREVIATIONS[m.group(1) or m.group(2)], text) if text else text
+    text, sentence = spell(mention.text), spell(mention.sentence or "")
+    if text == mention.text and sentence == (mention.sentence or ""):
+        return mention
+    return replace(mention, text=text, sentence=sentence)
+
+
+_SIDE_ABBR = re.compile(r"(?<![\w/.-])(?<!\d )(?:(L|R|Lt|Rt|LT|RT|lt|rt)(?=\s+(?:[A-Za-z]|\d+(?:st|nd|rd|th)\b))|([Bb]ilat)\b)")
 
 _ABBR_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9]*\b")
 

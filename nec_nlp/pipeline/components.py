@@ -50,6 +50,10 @@ CANDIDATES = "nec_candidates"
 DETAILS = "details"
 LATERALITY = {"right": "right", "left": "left", "bilateral": "bilateral", "bilaterally": "bilateral",
               "both": "bilateral"}
+# Side abbreviations, read as sides only before a word ("L knee", "R OM", "Rt ankle"; never "2 L", "R/O", "L4")
+SIDE_ABBREVIATIONS = {"L": "left", "R": "right", "Lt": "left", "Rt": "right", "LT": "left", "RT": "right",
+                      "lt": "left", "rt": "right", "bilat": "bilateral", "Bilat": "bilateral"}
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 # Words that extend a SITE phrase ("external ear canal", "lower lobe of the lung").
 SITE_EXTENDERS = {
     "upper", "lower", "middle", "external", "internal", "anterior", "posterior", "medial", "lateral", "proximal",
@@ -306,6 +310,28 @@ def lower_texts(doc: Doc) -> List[str]:
         lowers = [w.lower() for w in token_texts(doc)]
         doc.user_data[LOWERS_KEY] = lowers
     return lowers
+
+
+def side_abbreviations(doc: Doc, lowers: List[str]) -> List[str]:
+    """``lowers`` with side abbreviations spelled out ("L knee" -> "left knee"); the same list when there is none.
+
+    "L" and "R" count before a word or an ordinal ("L 3rd toe") only, not after a number ("2 L of fluid") nor
+    before a slash or a number ("R/O").
+    "Bilat" counts anywhere."""
+    words = token_texts(doc)
+    out = None
+    n = len(words)
+    for i, w in enumerate(words):
+        side = SIDE_ABBREVIATIONS.get(w)
+        if side is None:
+            continue
+        if side != "bilateral" and not (i + 1 < n and (words[i + 1][:1].isalpha() or _ORDINAL.fullmatch(words[i + 1]))
+                                        and not (i > 0 and words[i - 1][-1:].isdigit())):
+            continue
+        if out is None:
+            out = list(lowers)
+        out[i] = side
+    return lowers if out is None else out
 
 
 def register_extensions() -> None:
@@ -919,7 +945,7 @@ class DetailLinker:
         register_extensions()
 
     def __call__(self, doc: Doc) -> Doc:
-        self._lw = lower_texts(doc)
+        self._lw = side_abbreviations(doc, lower_texts(doc))
         self._free = []
         cands = self._site_candidates(doc, list(doc.spans[CANDIDATES]) if CANDIDATES in doc.spans else [])
         at: Dict[int, Span] = {}
@@ -1243,7 +1269,7 @@ class DetailLinker:
         site_end: Optional[int] = None
         while j >= sent_start:
             tok = doc[j]
-            low = tok.lower_
+            low = self._lw[j]
             c = at.get(j)
             if c is not None and c.label_ in DETAIL_LABELS + ("DRUGCLASS",):
                 if c.label_ == "SITE":
@@ -1343,7 +1369,7 @@ class DetailLinker:
         while k < sent_end and steps < 6:
             steps += 1
             tok = doc[k]
-            low = tok.lower_
+            low = self._lw[k]
             c = at.get(k)
             if c is not None and c.label_ in ("TYPE", "CAUSE", "SITE") and c.start == k:
                 link[c.label_.lower()].append((c.start, c.end))
