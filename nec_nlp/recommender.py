@@ -306,6 +306,11 @@ def _documented(mention: Mention) -> _Doc:
                     negative.add(len(phrases))
                 phrases.append((axis, ws))
                 originals.append(v)
+    if any(_ORGANISM_WORD.search(w) for v in d.cause for w in _WORD.findall(v.lower())):
+        # a named organism makes the condition infective ("Pseudomonas otitis externa": "Otitis, externa,
+        # infective NEC") when the index has no subterm for the organism itself
+        phrases.append(("context", ["infective", "infectious"]))
+        originals.append("organism named")
     if d.drug:
         # a named drug is what the index calls "drug" / "medicament" ("Hypothyroidism, due to, drugs")
         phrases.append(("drug", ["drug", "medicament", "medication"]))
