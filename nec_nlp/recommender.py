@@ -2021,6 +2021,7 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     # the entry must name the condition by more than "disease" ("History, personal, ... specified NEC" is no
     # history of coronary artery disease)
     naming = [w for w in doc.head if w not in ("disease", "disorder", "syndrome", "condition", "problem")][-1:]
+    named = None  # an entry found by its whole name deep under "History" ("neoplasm > benign > colon polyp")
     end, used, _ = _walk(cs, base, doc, set())
     code = _hit_code(_follow_see(cs, end, 3)) if end is not base else None
     if not code or not any(_word_match(n, w) for n in naming for w in used):
@@ -2035,6 +2036,8 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
                 start = sub
                 break
         if start is None:
+            start = named = _named_descendant(cs, base, doc)
+        if start is None:
             return _history_by_class(mention, cs)
         end, used, _ = _walk(cs, _follow_see(cs, start, 3) or start, doc, set(doc.head))
         code = _hit_code(_follow_see(cs, end, 3))
@@ -2044,12 +2047,39 @@ def _history_codes(mention: Mention, cs: Any) -> tuple[CodeSuggestion, ...]:
     obj = cs.get(code) if code else None
     if obj is None or not obj.billable:
         return _history_by_class(mention, cs)
-    if "unspecified" in obj.title.lower():
-        # "History of BCC of the cheek": the skin's history code, not "malignant neoplasm NOS"
+    if "unspecified" in obj.title.lower() and named is None:
+        # "History of BCC of the cheek": the skin's history code, not "malignant neoplasm NOS"; an entry that
+        # names the condition whole keeps its own code ("Personal history of colon polyps, unspecified")
         by_class = _history_by_class(mention, cs)
         if by_class and by_class[0].kind != "nos":
             return by_class
     return (CodeSuggestion(obj.code, obj.title, cs.kind(obj.code), 1.0),)  # type: ignore[arg-type]
+
+
+def _named_descendant(cs: Any, base: Any, doc: _Doc, depth: int = 4) -> Any:
+    """The deepest-named entry under ``base`` whose words are all documented, the condition's head among them
+    ("History, personal > neoplasm > benign > colon polyp" for "history of colon polyps"); None when there is none."""
+    said = set(doc.head) | {w for axis, ws in doc.phrases if axis == "site" for w in ws}
+    best, best_key = None, (0, 0)
+    stack = [(sub, 1) for sub in _subterms(cs, base.path)]
+    while stack:
+        sub, level = stack.pop()
+        words = _content(re.split(r"\s+(?:without|with)\b|,", _last(sub))[0])
+        if words and all(any(_term_match(t, w) for w in said) for t in words) and any(
+                _word_match(t, h) for t in words for h in doc.head):
+            key = (len(words), -level)
+            if key > best_key:
+                best, best_key = sub, key
+        if level < depth:
+            stack.extend((child, level + 1) for child in _subterms(cs, sub.path))
+    return best
+
+
+def _table_subsite(c: _Cand, site: str) -> bool:
+    """A Table of Neoplasms candidate filed under a part of ``site`` ("Neoplasm, neoplastic, lung, middle lobe" for
+    "lung"), not under the site itself nor another one."""
+    chain = c.path[1].split(", ")[2:] if len(c.path) > 1 else []
+    return len(chain) >= 2 and all(any(_word_match(t, w) for w in _content(chain[0])) for t in _content(site))
 
 
 def _own_words(doc: _Doc, text: str) -> _Doc:
@@ -2438,12 +2468,20 @@ def _recommend(mention: Mention, specificity: Specificity, code_set: Any) -> tup
             site_coded = bool(end_code) and len(path) == 2 and "neoplasm" not in (
                 getattr(end, "see", None) or "").lower() and bool(_content(path[-1])) and all(
                 any(_term_match(t, w) for w in site_words) for t in _content(path[-1]))
-            if neo_see is not None and site_coded and "see also" not in (noness.group(0).lower() if noness else ""):
+            # "Cancer > lung" for a "right middle lobe lung cancer": a documented part the index's site subterm
+            # leaves out, which the Table of Neoplasms may name ("lung, middle lobe" C34.2)
+            finer = site_coded and "malignant" in (neo_see or "").lower() and any(
+                not any(_term_match(t, w) for t in _content(path[-1])) for w in site_words)
+            if neo_see is not None and site_coded and not finer and "see also" not in (
+                    noness.group(0).lower() if noness else ""):
                 # "Fibroid - see also Neoplasm, connective tissue, benign", but "Fibroid > uterus" D25.9: the
                 # index's own code for the documented site comes before the Table's
                 neo_see = None
             if neo_see is not None and not any(c.source == "neoplasms" for c in cands):
-                cands.extend(_neoplasm_candidates(cs, mention, doc, neo_see))
+                neo_cands = _neoplasm_candidates(cs, mention, doc, neo_see)
+                if finer:  # only a part of the index's own site ("lung, middle lobe"), not another organ
+                    neo_cands = [c for c in neo_cands if _table_subsite(c, path[-1])]
+                cands.extend(neo_cands)
             # the main term's own code is the NOS default of a bare term; a multiword main term
             # ("Neuralgia, postherpetic", "Hammer toe") already carries a documented type
             nos_default = (any(w == "nos" for w in _WORD.findall(path[-1].lower())) if path else False) or (

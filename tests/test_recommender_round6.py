@@ -1,7 +1,8 @@
 """Rules of the sixth dev round (stop 13), end to end from note text with the rule-based verdict (no trained model).
 
 Side abbreviations ("L knee", "R OM"), a few more condition abbreviations, named entries of the Index's generic
-heads (Syndrome / Disease / Disorder) as one condition name, and an organism read as "infective". None is a
+heads (Syndrome / Disease / Disorder) as one condition name, an organism read as "infective", a neoplasm's finer
+site from the Table of Neoplasms and history entries named whole deep under "History, personal". None is a
 test-split statement; the rule cases failed on the recommender of the session start (2d12a75)."""
 
 import pytest
@@ -27,7 +28,14 @@ pytestmark = pytest.mark.slow
     ("Tachycardia-bradycardia syndrome.", "tachycardia-bradycardia syndrome", "I49.5"),
     # a named organism makes the condition infective when the Index has no subterm for it ("infective NEC")
     ("Pseudomonas otitis externa, right ear.", "otitis externa", "H60.391"),
-    # guards: the organism's own subterm stays; no side without one written
+    # a part of the index's own site that the Table of Neoplasms names ("Cancer > lung" -> "lung, middle lobe")
+    ("Right middle lobe lung cancer.", "lung cancer", "C34.2"),
+    # a history entry named whole deep under "History, personal" ("neoplasm > benign > colon polyp")
+    ("History of colon polyps.", "polyps", "Z86.0100"),
+    ("Hx colon polyps, due for surveillance colonoscopy.", "polyps", "Z86.0100"),
+    # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
+    ("Metastatic breast cancer to bone.", "cancer", "C50.919"),
+    ("History of BCC of the cheek.", "bcc", "Z85.828"),
     ("Staphylococcus aureus pneumonia.", "pneumonia", "J15.211"),
     ("Otitis externa.", "otitis externa", "H60.90"),
 ])
