@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from nec_nlp.errors import InputError
+from nec_nlp.icd10cm.index import _WORD as _INDEX_WORDS
 from nec_nlp.types import CodeSuggestion, Mention, ScoredMention, Specificity
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ MAX_CODES = 5
 
 # -- words ---------------------------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = _INDEX_WORDS  # "post-traumatic" and "posttraumatic" are one word, as in the index's own reading
 # Words that carry no axis by themselves (connectors, index conventions).
 _STOP = frozenset(
     "a an the of in on at to and or by for from with without due nos nec specified unspecified other site type "

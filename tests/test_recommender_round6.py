@@ -33,6 +33,10 @@ pytestmark = pytest.mark.slow
     # a history entry named whole deep under "History, personal" ("neoplasm > benign > colon polyp")
     ("History of colon polyps.", "polyps", "Z86.0100"),
     ("Hx colon polyps, due for surveillance colonoscopy.", "polyps", "Z86.0100"),
+    # a prefix written closed reads as the index's hyphenated one ("Disorder, post-traumatic stress")
+    ("Posttraumatic stress disorder.", "posttraumatic stress disorder", "F43.10"),
+    ("Posttraumatic headache.", "headache", "G44.309"),
+    ("Post-traumatic headache.", "headache", "G44.309"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
     ("Metastatic breast cancer to bone.", "cancer", "C50.919"),
     ("History of BCC of the cheek.", "bcc", "Z85.828"),

@@ -32,7 +32,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from nec_nlp.icd10cm.tabular import CodeSet
 
 INDEX_FILE = "index-2025.json.gz"
-_WORD = re.compile(r"[a-z0-9]+")
+class _Words:
+    """The ``[a-z0-9]+`` words of lower-cased text, a hyphenated prefix closed up first: the index prints
+    "post-traumatic stress disorder" and notes write "posttraumatic" as often, so both read ``posttraumatic``."""
+
+    _word = re.compile(r"[a-z0-9]+")
+    _prefix = re.compile(r"\b(pre|post|non|anti|sub|peri|intra|extra|para|pseudo)-(?=[a-z])")
+
+    def findall(self, text: str) -> list[str]:
+        return self._word.findall(self._prefix.sub(r"\1", text) if "-" in text else text)
+
+
+_WORD = _Words()
 _IGNORE = {"nos", "nec", "of", "the", "and", "with", "in", "due", "to", "by", "a", "an", "or", "s"}
 _MAX_SEE_DEPTH = 4
 _UNSPEC_WORDS = re.compile(r"\bunspecified\b|\bnot specified\b|\bNOS\b")
