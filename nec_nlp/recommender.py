@@ -565,8 +565,10 @@ def _coverage_words(tw: list[str], term: str, doc: _Doc, used: set[str], connect
             if hit is not None:
                 via_synonym.add(hit)
         if hit is None and (t in _FILLER or (t == "nerve" and doc.head and doc.head[-1] in _NERVE_HEADS)
-                            or (t in ("bone", "bones") and len(tw) > 1) or (t == "coli" and "escherichia" in tw)):
-            # "median neuropathy" is the index's "Neuropathy, median nerve"; "metatarsal" its "metatarsal bone"; the
+                            or (t in ("bone", "bones", "wall") and len(tw) > 1)
+                            or (t == "coli" and "escherichia" in tw)):
+            # "median neuropathy" is the index's "Neuropathy, median nerve"; "metatarsal" its "metatarsal bone" and
+            # "skin of the abdomen" its "abdominal wall"; the
             # species of E. coli was dropped from the documented words (no "colon") but belongs to its genus
             continue
         if hit is None:

@@ -33,6 +33,9 @@ pytestmark = pytest.mark.slow
     # a history entry named whole deep under "History, personal" ("neoplasm > benign > colon polyp")
     ("History of colon polyps.", "polyps", "Z86.0100"),
     ("Hx colon polyps, due for surveillance colonoscopy.", "polyps", "Z86.0100"),
+    # "skin of the abdomen" is the index's "abdominal wall" ("Melanoma, skin, abdominal wall" C43.59)
+    ("Malignant melanoma of the skin of the abdomen.", "melanoma", "C43.59"),
+    ("Chest pain.", "chest pain", "R07.9"),
     # a prefix written closed reads as the index's hyphenated one ("Disorder, post-traumatic stress")
     ("Posttraumatic stress disorder.", "posttraumatic stress disorder", "F43.10"),
     ("Posttraumatic headache.", "headache", "G44.309"),
