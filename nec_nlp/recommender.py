@@ -1660,6 +1660,9 @@ def _matches_any(word: str, words: frozenset[str]) -> bool:
     return any(_word_match(word, w) for w in words)
 
 
+_DEATH_WORDS = frozenset({"death", "died", "dead", "expired", "fatal", "deceased"})
+
+
 def _pick_descendant(kids: Sequence[Any], doc: _Doc, path_words: frozenset[str] = frozenset()) -> Any:
     """Among billable descendants pick the one whose title matches the documented words best (laterality
     included) and the words of the index entry it came from; ties go to the unspecified code, then the
@@ -1687,6 +1690,8 @@ def _pick_descendant(kids: Sequence[Any], doc: _Doc, path_words: frozenset[str] 
             match += 2 if lat in tl else (-2 if any(s in tl for s in ("right", "left", "bilateral")) else 0)
         elif any(s in _title_words(tl) for s in ("right", "left", "bilateral")):
             match -= 0.5 if sided else 1.0  # no side documented: the unspecified-side code
+        if "death" in tl and not dkey & _DEATH_WORDS:
+            match -= 3  # "... with death due to brain injury ...": an outcome nobody documented is never a default
         if "accidental" in tl and not intent_said:
             match += 0.5  # guideline I.C.19.e.5.b: intent unknown or unspecified -> accidental
         if k.kind == "nos":
@@ -2782,6 +2787,11 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
                                and not _matches_any(t, said))
         if c.source == "tabular" and obj is not None and _undocumented_population([obj.title], doc, set()):
             # "Bacterial sepsis of newborn" found by title words is no adult's sepsis
+            total -= 2.0
+        if c.source == "tabular" and obj is not None and re.match(r"(?:personal|family) history of", obj.title,
+                                                                  re.I):
+            # "Personal history of traumatic brain injury" found by title words is no current TBI (a history is
+            # coded from the history mention, never from a current one)
             total -= 2.0
         if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":
             # an "Other ..." code found only by its title words is no NEC decision: the index has the say

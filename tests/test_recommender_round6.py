@@ -70,3 +70,14 @@ def test_side_abbreviation_in_the_linker():
     doc = build_nlp()("Bilat knee effusion. Rt ankle sprain.")
     sides = {e.text.lower(): e._.laterality for e in doc.ents}
     assert sides == {"effusion": "bilateral", "sprain": "right"}
+
+
+@pytest.mark.parametrize("text,head", [("Traumatic brain injury, initial encounter.", "brain injury"),
+                                       ("Anoxic brain injury.", "brain injury"), ("TBI.", "tbi")])
+def test_no_undocumented_death_nor_history(rules_score, text, head):
+    # a descendant whose title adds an outcome nobody documented ("... with death due to brain injury prior to
+    # regaining consciousness") is never the pick, nor a "Personal history of ..." title for a current condition
+    m = next(m for m in rules_score(text)["mentions"] if head in m["text"].lower())
+    top = m["codes"][0]
+    assert "death" not in top["title"].lower() and "history" not in top["title"].lower()
+    assert top["code"].startswith("S06.9X")
