@@ -2172,9 +2172,11 @@ def _history_categories(cs: Any, roots: Sequence[str]) -> list[tuple[Any, list[s
     return _cached(_HISTORY_CATEGORIES, (id(cs), tuple(roots)), make)
 
 
-_STATUS_CUE = re.compile(r"^\s*(status\s+post|s/p|presence\s+of|long[\s-]*term\s+(?:current\s+)?use\s+of|screening|bmi)"
+_STATUS_CUE = re.compile(r"^\s*(status\s+post|s/p|history\s+of|hx|h/o|presence\s+of|long[\s-]*term\s+(?:current\s+)?use\s+of|"
+                         r"screening|bmi)"
                          r"\b[\s:=]*(?:is\s+|of\s+|was\s+)?(.*)$", re.I | re.S)
 _STATUS_BASES = {"status post": ("Status", "Absence"), "s/p": ("Status", "Absence"), "presence of": ("Presence",),
+                 "history of": ("Status", "Absence"), "hx": ("Status", "Absence"), "h/o": ("Status", "Absence"),
                  "long-term": ("Long-term",), "screening": ("Screening",)}
 
 
@@ -2198,7 +2200,8 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
 
     said = [w for w in _content(" ".join(_index_words(cs, _words(rest)))) if w not in _GENERIC_DRUG]
     bases = _STATUS_BASES[cue]
-    if set(said) & set(_JOINT_REPLACEMENT) and set(said) & _REPLACED_JOINTS and cue in ("status post", "s/p"):
+    if set(said) & set(_JOINT_REPLACEMENT) and set(said) & _REPLACED_JOINTS and cue not in (
+            "presence of", "long-term", "screening"):
         # a joint replacement is the Index's "Presence > <joint>-joint implant": the procedure names its words
         said = [v for w in said for v in _JOINT_REPLACEMENT.get(w, (w,))]
         bases = ("Presence",)
@@ -2213,7 +2216,8 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
             words = _content(" ".join(p for p in hit.path if p != base.path[0]))
             matched = {w for w in said if any(_word_match(t, w) for t in words)}
             if not code or not matched or "NEC" in _last(hit) or any(not any(_word_match(t, w) for w in said) for t in
-                                              _content(_last(hit)) if t not in _STATUS_FILLER):
+                                              _content(re.split(r"\s+for\s+", _last(hit))[0])
+                                              if t not in _STATUS_FILLER):
                 continue  # every word of the entry itself documented ("below knee"), not only its parent's
             if name == "Absence" and not any(re.search(r"ectomy|amputation", w) for w in said):
                 continue  # an acquired absence is a removal ("knee replacement" is no "Absence - knee")

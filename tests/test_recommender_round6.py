@@ -40,6 +40,12 @@ pytestmark = pytest.mark.slow
     ("Posttraumatic stress disorder.", "posttraumatic stress disorder", "F43.10"),
     ("Posttraumatic headache.", "headache", "G44.309"),
     ("Post-traumatic headache.", "headache", "G44.309"),
+    # "history of <procedure>" is a status phrase, as "status post" is; an entry's "for <purpose>" needs no words
+    ("History of cholecystectomy.", "history of cholecystectomy", "Z90.49"),
+    ("History of gastric bypass.", "history of gastric bypass", "Z98.84"),
+    ("Status post gastric bypass.", "status post gastric bypass", "Z98.84"),
+    ("History of right total knee replacement.", "history of right total knee replacement", "Z96.651"),
+    ("History of MI.", "mi", "I25.2"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
     ("Metastatic breast cancer to bone.", "cancer", "C50.919"),
     ("History of BCC of the cheek.", "bcc", "Z85.828"),
@@ -81,3 +87,11 @@ def test_no_undocumented_death_nor_history(rules_score, text, head):
     top = m["codes"][0]
     assert "death" not in top["title"].lower() and "history" not in top["title"].lower()
     assert top["code"].startswith("S06.9X")
+
+
+def test_a_procedure_word_is_a_whole_word():
+    # "persistent" holds no "stent": "history of persistent bouts of otitis media" stays a historical condition
+    from nec_nlp.pipeline.components import STATUS_PROCEDURE
+
+    assert not STATUS_PROCEDURE.search("persistent")
+    assert all(STATUS_PROCEDURE.search(w) for w in ("stent", "stents", "appendectomies", "tka", "arthroplasty"))

@@ -116,12 +116,13 @@ _SPINE_LEVEL = re.compile(r"^[ctls]\d{1,2}$")
 # cue and the words after it up to the clause end; the recommender reads the cue.
 STATUS_CUES = (("status", "post"), ("s/p",), ("s", "/", "p"), ("presence", "of"), ("long", "-", "term", "current", "use", "of"),
                ("long", "-", "term", "use", "of"), ("long", "term", "current", "use", "of"), ("long", "term", "use", "of"),
-               ("screening",))
+               ("screening",), ("history", "of"), ("hx",), ("h/o",), ("h", "/", "o"))
 # A procedure word makes "status post X" a status ("status post MI" stays the condition MI); the recommender reads it
 # too (the Index entry of a status must name the procedure). Not _PROCEDURE_WORD below, which also counts diagnostic
 # procedures (biopsy, -scopy, -graphy) for the site logic.
-STATUS_PROCEDURE = re.compile(r"(ectomy|otomy|ostomy|plasty|pexy|transplant|amputation|replacement|bypass|cabg|graft|"
-                            r"implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection|^tka$|^tha$)")
+STATUS_PROCEDURE = re.compile(r"(ectom|otom|ostom|plast|pex)(?:y|ies)$|^(?:transplant|amputation|replacement|bypass|cabg|"
+                            r"graft|implant|placement|insertion|fusion|stent|pacemaker|ablation|repair|resection|tka|"
+                            r"tha)")  # a word starting so: "persistent" holds no "stent"
 STATUS_END = {"with", "without", "and", "but", "who", "which", "that", "on", "since", "in", "at", "for", "due",
               "secondary", "after", "x", "times", "was", "is", "were", "are", "has", "had", "now", "currently"}
 # Positional compounds of imaging/exam reports ("anteroseptal", "inferolateral", "posteromedial").
@@ -173,8 +174,9 @@ def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
                     lowers[j].isalnum() or lowers[j] in ("-", "/") or "-" in lowers[j]):
                 j += 1
             if j > i + len(cue) and lowers[j - 1] not in ("-", "/") and (
-                    cue[0] not in ("status", "s/p", "s") or any(STATUS_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
-                out.append((i, j, "CONDITION"))  # "status post MI" stays the condition MI
+                    cue[0] not in ("status", "s/p", "s", "history", "hx", "h/o", "h")
+                    or any(STATUS_PROCEDURE.search(x) for x in lowers[i + len(cue):j])):
+                out.append((i, j, "CONDITION"))  # "status post MI", "history of MI" stay the condition MI
             break
     return out
 
