@@ -2759,6 +2759,7 @@ _ABBR_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9]*\b")
 def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: set[str]
               ) -> tuple[list[CodeSuggestion], list[dict[str, Any]]]:
     best: dict[str, tuple[float, _Cand, str | None]] = {}
+    history_said = any(w in ("history", "hx") for _axis, ws in doc.phrases for w in ws) or "history" in doc.head
     order = sorted(cands, key=lambda c: -c.score)
     indexed = any(c.source in ("index", "neoplasms", "drugs") for c in cands)
     for c in order:
@@ -2793,9 +2794,9 @@ def _finalise(cs: Any, cands: list[_Cand], doc: _Doc, encounter: str, leftover: 
             # "Bacterial sepsis of newborn" found by title words is no adult's sepsis
             total -= 2.0
         if c.source == "tabular" and obj is not None and re.match(r"(?:personal|family) history of", obj.title,
-                                                                  re.I):
-            # "Personal history of traumatic brain injury" found by title words is no current TBI (a history is
-            # coded from the history mention, never from a current one)
+                                                                  re.I) and not history_said:
+            # "Personal history of traumatic brain injury" found by title words is no current TBI when nobody
+            # wrote "history" ("History of peptic ulcer disease" names Z87.11 itself)
             total -= 2.0
         if indexed and c.extra.get("needs_head") and cs.kind(code) == "nec":
             # an "Other ..." code found only by its title words is no NEC decision: the index has the say
