@@ -87,6 +87,9 @@ _POISON_INTENT = (
     ("intentional", "poisoning_intentional"),
     ("assault", "poisoning_assault"),
     ("undetermined", "poisoning_undetermined"),
+    ("could not be determined", "poisoning_undetermined"),
+    ("cannot be determined", "poisoning_undetermined"),
+    ("can't be determined", "poisoning_undetermined"),
 )
 _NEOPLASM_BEHAVIOUR: tuple[tuple[tuple[str, ...], str], ...] = (
     (("metasta", "secondary"), "malignant_secondary"),
@@ -936,11 +939,20 @@ def _index_words(cs: Any, words: list[str]) -> list[str]:
     return out
 
 
+def _heads_main_term(cs: Any, w: str) -> bool:
+    """Whether ``w`` is the first word of an Index main term ("fracture": "Fracture, traumatic")."""
+    return any(h.path and re.split(r"[,\s(]", h.path[0].lower())[0] == w for h in _index_search(cs, w)[:8])
+
+
 def _participle_noun(cs: Any, w: str) -> str:
     """The condition noun of a participle the index does not print ("herniated" -> "herniation",
     "hypertrophied" -> "hypertrophy", "thickened" -> "thickening"); other words unchanged."""
     knows = getattr(cs.index, "knows", None)
-    if knows is None or len(w) < 7 or not w.endswith("ed") or (knows(w) and _index_search(cs, w)):
+    if knows is None or len(w) < 7 or not w.endswith("ed"):
+        return w
+    if _heads_main_term(cs, w[:-1]) and not _heads_main_term(cs, w):
+        return w[:-1]  # "fractured" -> the main term "Fracture, traumatic", though a subterm prints "fractured"
+    if knows(w) and _index_search(cs, w):
         return w
     for noun in (w[:-3] + "y", w[:-1] + "ion", w[:-2] + "ion", w[:-1], w[:-1] + "ment", w[:-2] + "ing"):
         if knows(noun):

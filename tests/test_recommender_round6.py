@@ -46,6 +46,15 @@ pytestmark = pytest.mark.slow
     ("Status post gastric bypass.", "status post gastric bypass", "Z98.84"),
     ("History of right total knee replacement.", "history of right total knee replacement", "Z96.651"),
     ("History of MI.", "mi", "I25.2"),
+    # the CSV's "and" + modifiers "(on) chronic (congestive)" is the subterm "and (on) chronic" (I50.33)
+    ("Acute on chronic diastolic CHF.", "chf", "I50.33"),
+    ("Acute on chronic systolic congestive heart failure.", "heart failure", "I50.23"),
+    ("Chronic diastolic heart failure.", "heart failure", "I50.32"),
+    # "subsequent visit" is the subsequent encounter; "intent could not be determined" is undetermined intent
+    ("Nondisplaced right medial malleolus fracture, subsequent visit.", "fracture", "S82.54XD"),
+    ("Tylenol overdose, intent could not be determined, initial encounter.", "overdose", "T39.1X4A"),
+    # a backward "negative" ends at the clause comma: the wet mount was negative, not the leukorrhea
+    ("Leukorrhea, wet mount negative.", "leukorrhea", "N89.8"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
     ("Metastatic breast cancer to bone.", "cancer", "C50.919"),
     ("History of BCC of the cheek.", "bcc", "Z85.828"),
@@ -95,3 +104,21 @@ def test_a_procedure_word_is_a_whole_word():
 
     assert not STATUS_PROCEDURE.search("persistent")
     assert all(STATUS_PROCEDURE.search(w) for w in ("stent", "stents", "appendectomies", "tka", "arthroplasty"))
+
+
+def test_connector_subterm_keeps_its_word(cs):
+    # the CMS CSV files "and (on) chronic (congestive)" as the term "and" with all of it as modifiers
+    subs = [h.path[-1] for h in cs.index.subterms(("Failure, failed", "heart", "diastolic", "acute"))]
+    assert "and chronic" in subs
+
+
+def test_negative_after_a_comma_is_the_tests(rules_score):
+    assert rules_score("HIV negative.")["mentions"][0]["assertion"]["negated"]
+    m = rules_score("Leukorrhea, wet mount negative.")["mentions"][0]
+    assert not m["assertion"]["negated"]
+
+
+def test_participle_of_a_main_term(rules_score):
+    # "fractured" is printed in some subterm, but the condition is the main term "Fracture, traumatic"
+    m = rules_score("Fractured right hip.")["mentions"][0]
+    assert m["codes"][0]["code"].startswith("S72.0")

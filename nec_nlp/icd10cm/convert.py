@@ -34,13 +34,23 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+_CONNECTOR_TERMS = frozenset({"and", "with", "in", "on", "or", "of", "due to", "without"})
+
+
 def build_index(csv_path: Path) -> dict[str, Any]:
     """The Alphabetic Index CSV as compact rows (level, term, code, see, see_also, nonessential modifiers)."""
     rows = []
     with open(csv_path, newline="", encoding="utf-8") as f:
         for r in csv.DictReader(f):
-            rows.append([int(r["Level"]), _clean(r["Term"]), _clean(r["Code"]) or None, _clean(r["See"]) or None,
-                         _clean(r["SeeAlso"]) or None, _clean(r["NonEssModif"]) or None])
+            term, noness = _clean(r["Term"]), _clean(r["NonEssModif"])
+            essential = _clean(re.sub(r"\([^()]*\)", " ", noness))
+            if essential and term.lower() in _CONNECTOR_TERMS:
+                # the CSV puts "Failure, heart, diastolic, acute - and (on) chronic" as the term "and" with the
+                # modifiers "(on) chronic (congestive)": "chronic" is no modifier but the subterm's own word
+                term = f"{term} {essential}"
+                noness = " ".join(re.findall(r"\([^()]*\)", noness))
+            rows.append([int(r["Level"]), term, _clean(r["Code"]) or None, _clean(r["See"]) or None,
+                         _clean(r["SeeAlso"]) or None, noness or None])
     return {"columns": ["level", "term", "code", "see", "see_also", "nonessential"], "rows": rows}
 
 
