@@ -177,6 +177,9 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "radial": ("radius",), "ulnar": ("ulna",), "clavicular": ("clavicle",), "patellar": ("patella",),
     "scapular": ("scapula",), "vertebral": ("vertebra",), "calcaneal": ("calcaneus",), "sternal": ("sternum",),
     "mandibular": ("mandible",), "pelvic": ("pelvis",), "acetabular": ("acetabulum",),
+    "metatarsal": ("metatarsus",), "metacarpal": ("metacarpus",), "periorbital": ("periocular", "orbit"),
+    # the index's word for a passing condition ("Hypothyroidism, neonatal, transitory")
+    "transient": ("transitory",),
     "lumbar": ("low", "back"), "hamstring": ("muscle", "thigh"), "quadriceps": ("muscle", "thigh"),
     "jejunum": ("small", "intestine"), "jejunal": ("jejunum", "small", "intestine"),
     "gestation": ("pregnancy",), "gravid": ("pregnancy",), "renal": ("kidney",), "dental": ("tooth", "teeth"),
@@ -196,6 +199,7 @@ _INDEX_SYNONYMS: dict[str, tuple[str, ...]] = {
     "refractory": ("intractable",), "pharmacoresistant": ("intractable",),
     "sacrum": ("sacral",), "sacral": ("sacrum",), "coccyx": ("coccygeal",), "coccygeal": ("coccyx",),
     "norovirus": ("norwalk", "viral"), "neonatal": ("newborn",), "neonate": ("newborn",),
+    "newborn": ("neonatal",),
     "zoster": ("herpes",), "shingles": ("herpes", "zoster"), "strep": ("streptococcal", "streptococcus"),
     "staph": ("staphylococcal", "staphylococcus"),
     # one side documented is the index's "unilateral" ("Osteoarthritis, knee, unilateral" for a left knee)
@@ -1967,7 +1971,9 @@ def _neoplasm_candidates(cs: Any, mention: Mention, doc: _Doc, see: str) -> list
             if morph is not None:
                 code = morph
             entry = set(_content(re.sub(r"^neoplasm, neoplastic,?", "", (nc.matched_entry or "").lower())))
-            overlap = sum(1 for w in set(_content(site)) - morphology if any(_word_match(w, e) for e in entry))
+            # a side word alone is no site ("right fifth metatarsal" is no "colon, right")
+            overlap = sum(1 for w in set(_content(site)) - morphology - _NO_TABLE_SITE
+                          if any(_word_match(w, e) for e in entry))
             if not overlap:
                 continue
             # the Table's words nobody documented ("stump, cervical" for a cervical carcinoma) make a worse site

@@ -55,6 +55,12 @@ pytestmark = pytest.mark.slow
     ("Tylenol overdose, intent could not be determined, initial encounter.", "overdose", "T39.1X4A"),
     # a backward "negative" ends at the clause comma: the wet mount was negative, not the leukorrhea
     ("Leukorrhea, wet mount negative.", "leukorrhea", "N89.8"),
+    # a side word alone is no site of the Table of Neoplasms ("right" is no "colon, right"); bone and area
+    # adjectives name the Table's and the Index's nouns; "transient" is the Index's "transitory"
+    ("Osteochondroma of right fifth metatarsal.", "osteochondroma", "D16.31"),
+    ("Right colon cancer.", "cancer", "C18.2"),
+    ("Multiple complex lacerations of the periorbital area.", "lacerations", "S01.119A"),
+    ("Transient hypothyroidism of the newborn.", "hypothyroidism", "P72.2"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
     ("Metastatic breast cancer to bone.", "cancer", "C50.919"),
     ("History of BCC of the cheek.", "bcc", "Z85.828"),
