@@ -772,6 +772,10 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     for cand in sorted(named_heads):
         if not re.search(r"\b(other|unspecified|specified|nec|nos|left|right|bilateral|type|stage)\b", cand):
             conditions.setdefault(cand, "index named entry + generic head")
+            m = re.fullmatch(r"([a-z-]+)('s|s') (syndrome|disease)", cand)
+            if m:  # "Dupuytren's disease" is written "Dupuytren disease" as often
+                name = m.group(1) + ("s" if m.group(2) == "s'" else "")
+                conditions.setdefault(f"{name} {m.group(3)}", "index named entry + generic head")
 
     drug_rows, pkl_path = drugs_from_package()
     drug_terms = {r["term"] for r in drug_rows}

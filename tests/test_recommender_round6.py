@@ -61,6 +61,8 @@ pytestmark = pytest.mark.slow
     ("Right colon cancer.", "cancer", "C18.2"),
     ("Multiple complex lacerations of the periorbital area.", "lacerations", "S01.119A"),
     ("Transient hypothyroidism of the newborn.", "hypothyroidism", "P72.2"),
+    # an eponym's named entry is written without its possessive too ("Dupuytren disease")
+    ("Right hand Dupuytren disease to the little finger.", "dupuytren disease", "M72.0"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
     ("Metastatic breast cancer to bone.", "cancer", "C50.919"),
     ("History of BCC of the cheek.", "bcc", "Z85.828"),
