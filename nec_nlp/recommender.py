@@ -1851,8 +1851,10 @@ def _neoplasm_behaviour(mention: Mention, see: str) -> str:
     lead = re.split(r"[.;:,()]", sent[:at])[-1] if at > 0 else ""  # "Metastatic carcinoma to the liver"
     # "Carcinoma in situ of the cervix": the words after the mention up to its site
     tail = re.split(r"[.;:,()]|\b(?:of|to|with)\b", sent[at + len(mention.text):])[0] if at >= 0 else ""
-    text = " ".join([lead, mention.text, tail, *mention.details.type, *mention.details.site,
-                     *mention.details.cause]).lower()
+    # a "with <spread>" phrase says where it spread, not what this neoplasm is ("Pancreatic cancer with liver
+    # metastases" is primary)
+    kinds = [t for t in mention.details.type if not re.match(r"\s*with(?:out)?\b", t, re.I)]
+    text = " ".join([lead, mention.text, tail, *kinds, *mention.details.site, *mention.details.cause]).lower()
     for keys, b in _NEOPLASM_BEHAVIOUR:
         if any(k in text for k in keys):
             return b

@@ -61,6 +61,11 @@ pytestmark = pytest.mark.slow
     ("Right colon cancer.", "cancer", "C18.2"),
     ("Multiple complex lacerations of the periorbital area.", "lacerations", "S01.119A"),
     ("Transient hypothyroidism of the newborn.", "hypothyroidism", "P72.2"),
+    # "metastasis" (no Index main term) reads as "metastatic disease" ("Disease, metastatic - see Neoplasm,
+    # secondary, by site"); a primary "with <site> metastases" stays primary
+    ("Liver metastases.", "metastases", "C78.7"),
+    ("Metastasis to the left adrenal gland from NSCLC.", "metastasis", "C79.72"),
+    ("Pancreatic cancer with liver metastases.", "cancer", "C25.9"),
     # an eponym's named entry is written without its possessive too ("Dupuytren disease")
     ("Right hand Dupuytren disease to the little finger.", "dupuytren disease", "M72.0"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
