@@ -66,6 +66,9 @@ pytestmark = pytest.mark.slow
     ("Liver metastases.", "metastases", "C78.7"),
     ("Metastasis to the left adrenal gland from NSCLC.", "metastasis", "C79.72"),
     ("Pancreatic cancer with liver metastases.", "cancer", "C25.9"),
+    # "viral syndrome/illness" is the Index's "Infection, viral" (no "Syndrome, viral" entry)
+    ("Viral syndrome with myalgias.", "viral syndrome", "B34.9"),
+    ("Viral illness.", "viral illness", "B34.9"),
     # an eponym's named entry is written without its possessive too ("Dupuytren disease")
     ("Right hand Dupuytren disease to the little finger.", "dupuytren disease", "M72.0"),
     # guards: another organ is no part of the index's site; the organism's own subterm stays; no side without one
