@@ -450,7 +450,7 @@ def sample_records(records: list[dict[str, Any]], sample: int | None, seed: int 
 def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = None, seed: int = 0,
           sample: int | None = None, nlp: Any = None, dev: "str | Path | Iterable[dict[str, Any]] | None" = None,
           hide_fraction: float = 0.5, statements: "str | Path | Iterable[dict[str, Any]] | None" = None,
-          statements_weight: float = 10.0, C: float = 4.0, recommender: bool = True,
+          statements_weight: float = 20.0, C: float = 4.0, recommender: bool = True,
           text_weight: float = TEXT_WEIGHT, processes: int = 2, statements_in: str = "stack") -> SpecificityModel:
     """Train a specificity model.
 
@@ -473,7 +473,9 @@ def train(corpus: "str | Path | Iterable[dict[str, Any]]", *, code_set: Any = No
             statements of the second round, 30 copies (0.914, against 0.904 for 10 and 0.910 for 20 and 50); on the
             434 dev statements of the third round 20, 30 and 50 tie (0.922, 10: 0.915) and 20 is best on the dev
             real-note statements (0.937 vs 0.931 for 30), so 20; on the 793 dev statements of the seventh round
-            10 is best (0.921, real-note 0.916; 20 and 30: 0.919, 0.912), so 10 (notes in ``docs/classifier.md``).
+            10 led (0.921, real-note 0.916; 20 and 30: 0.919, 0.912), but on all 913 of that round 20 and 30 tie
+            (0.911 / 0.912; 10: 0.904, 5: 0.897) and 20 is best on the real-note ones (0.909 vs 0.906), so 20 stays
+            (notes in ``docs/classifier.md``).
         C: Inverse regularisation strength of the logistic regression.
         recommender: Stack on the code recommender: its verdict for each mention becomes features
             (:data:`nec_nlp.features.RECOMMENDER_COLUMNS`; only with a code set).
