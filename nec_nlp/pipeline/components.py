@@ -153,6 +153,11 @@ def _table_matches(words: List[str], table: Dict[Tuple[str, ...], str], lengths:
     return out
 
 
+_CUES_BY_FIRST: Dict[str, Tuple[Tuple[str, ...], ...]] = {}
+for _cue in STATUS_CUES:
+    _CUES_BY_FIRST[_cue[0]] = _CUES_BY_FIRST.get(_cue[0], ()) + (_cue,)
+
+
 def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
     """(start, end, "CONDITION") of each status phrase: a cue of :data:`STATUS_CUES` and up to six words after it
     that end at punctuation or a clause word; "BMI" with its value ("BMI is 51", "BMI: 32.5")."""
@@ -166,7 +171,7 @@ def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
             if j < n and re.fullmatch(r"\d{1,2}(?:\.\d+)?", lowers[j]):
                 out.append((i, j + 1, "CONDITION"))
             continue
-        for cue in STATUS_CUES:
+        for cue in _CUES_BY_FIRST.get(w, ()):
             if tuple(lowers[i:i + len(cue)]) != cue:
                 continue
             j = i + len(cue)
