@@ -2192,8 +2192,8 @@ def _history_categories(cs: Any, roots: Sequence[str]) -> list[tuple[Any, list[s
     return _cached(_HISTORY_CATEGORIES, (id(cs), tuple(roots)), make)
 
 
-_STATUS_CUE = re.compile(r"^\s*(status\s+post|s/p|history\s+of|hx|h/o|presence\s+of|long[\s-]*term\s+(?:current\s+)?use\s+of|"
-                         r"screening|bmi)"
+_STATUS_CUE = re.compile(r"^\s*(status\s+post|s/p|history\s+of|hx|h/o|presence\s+of|"
+                         r"long[\s-]*term\s+(?:current\s+)?use\s+of|screening|bmi)"
                          r"\b[\s:=]*(?:is\s+|of\s+|was\s+)?(.*)$", re.I | re.S)
 _STATUS_BASES = {"status post": ("Status", "Absence"), "s/p": ("Status", "Absence"), "presence of": ("Presence",),
                  "history of": ("Status", "Absence"), "hx": ("Status", "Absence"), "h/o": ("Status", "Absence"),
@@ -2771,7 +2771,8 @@ def _spell_sides(mention: Mention) -> Mention:
     return replace(mention, text=text, sentence=sentence)
 
 
-_SIDE_ABBR = re.compile(r"(?<![\w/.-])(?<!\d )(?:(L|R|Lt|Rt|LT|RT|lt|rt)(?=\s+(?:[A-Za-z]|\d+(?:st|nd|rd|th)\b))|([Bb]ilat)\b)")
+_SIDE_ABBR = re.compile(r"(?<![\w/.-])(?<!\d )"
+                        r"(?:(L|R|Lt|Rt|LT|RT|lt|rt)(?=\s+(?:[A-Za-z]|\d+(?:st|nd|rd|th)\b))|([Bb]ilat)\b)")
 
 _ABBR_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9]*\b")
 

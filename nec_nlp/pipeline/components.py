@@ -1275,7 +1275,6 @@ class DetailLinker:
         j = ent.start - 1
         site_end: Optional[int] = None
         while j >= sent_start:
-            tok = doc[j]
             low = self._lw[j]
             c = at.get(j)
             if c is not None and c.label_ in DETAIL_LABELS + ("DRUGCLASS",):
@@ -1375,7 +1374,6 @@ class DetailLinker:
         steps = 0
         while k < sent_end and steps < 6:
             steps += 1
-            tok = doc[k]
             low = self._lw[k]
             c = at.get(k)
             if c is not None and c.label_ in ("TYPE", "CAUSE", "SITE") and c.start == k:
