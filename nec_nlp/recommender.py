@@ -2220,8 +2220,7 @@ def _status_codes(mention: Mention, cs: Any) -> tuple[tuple[CodeSuggestion, ...]
 
     said = [w for w in _content(" ".join(_index_words(cs, _words(rest)))) if w not in _GENERIC_DRUG]
     bases = _STATUS_BASES[cue]
-    if set(said) & set(_JOINT_REPLACEMENT) and set(said) & _REPLACED_JOINTS and cue not in (
-            "presence of", "long-term", "screening"):
+    if set(said) & set(_JOINT_REPLACEMENT) and set(said) & _REPLACED_JOINTS and "Status" in bases:
         # a joint replacement is the Index's "Presence > <joint>-joint implant": the procedure names its words
         said = [v for w in said for v in _JOINT_REPLACEMENT.get(w, (w,))]
         bases = ("Presence",)
@@ -2761,18 +2760,15 @@ def _spell_sides(mention: Mention) -> Mention:
     """Side abbreviations spelled out in the mention and its sentence ("S/p L total hip arthroplasty"), as the
     pipeline reads them: "L"/"R"/"Lt"/"Rt" before a word or an ordinal ("L 3rd toe") and not after a number ("2 L of
     fluid"), "bilat" anywhere."""
-    from nec_nlp.pipeline.components import SIDE_ABBREVIATIONS
+    from nec_nlp.pipeline.components import SIDE_ABBREVIATION_TEXT, SIDE_ABBREVIATIONS
 
     def spell(text: str) -> str:
-        return _SIDE_ABBR.sub(lambda m: SIDE_ABBREVIATIONS[m.group(1) or m.group(2)], text) if text else text
+        return SIDE_ABBREVIATION_TEXT.sub(lambda m: SIDE_ABBREVIATIONS[m.group(1) or m.group(2)], text)
     text, sentence = spell(mention.text), spell(mention.sentence or "")
     if text == mention.text and sentence == (mention.sentence or ""):
         return mention
     return replace(mention, text=text, sentence=sentence)
 
-
-_SIDE_ABBR = re.compile(r"(?<![\w/.-])(?<!\d )"
-                        r"(?:(L|R|Lt|Rt|LT|RT|lt|rt)(?=\s+(?:[A-Za-z]|\d+(?:st|nd|rd|th)\b))|([Bb]ilat)\b)")
 
 _ABBR_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9]*\b")
 

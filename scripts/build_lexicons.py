@@ -225,6 +225,15 @@ def _paren_variants(t: str) -> set[str]:
     return {o for o in out if o}
 
 
+def _eponym(term: str) -> tuple[str, str, str] | None:
+    """``(name, possessive, head)`` of an eponym term ("kawasaki's syndrome" -> kawasaki, kawasaki's, syndrome;
+    "graves' disease" -> graves, graves', disease); None for other terms."""
+    m = re.fullmatch(r"([a-z-]+)('s|s') (syndrome|disease)", term)
+    if not m:
+        return None
+    return m.group(1) + ("s" if m.group(2) == "s'" else ""), m.group(1) + m.group(2), m.group(3)
+
+
 def lexicalised_forms(texts: list[str]) -> set[str]:
     """Term heads of tabular texts: 'heart failure, unspecified' -> 'heart failure'; brackets removed.
 
@@ -665,15 +674,16 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
         if words[0] in qualifiers and " ".join(words[1:]) in conditions:
             continue
         conditions[cand] = src
+
     # eponyms: "Kawasaki's syndrome" is written "Kawasaki disease" and "Kawasaki syndrome" as often ("Graves'
     # disease": "Graves disease")
     for t, src in list(conditions.items()):
-        m = re.fullmatch(r"([a-z-]+)('s|s') (syndrome|disease)", t)
-        if m:
-            name = m.group(1) + ("s" if m.group(2) == "s'" else "")
+        ep = _eponym(t)
+        if ep:
+            name, possessive, _head = ep
             for head in ("syndrome", "disease", "disorder"):  # "Asperger disorder"
                 conditions.setdefault(f"{name} {head}", src)
-                conditions.setdefault(f"{m.group(1)}{m.group(2)} {head}", src)
+                conditions.setdefault(f"{possessive} {head}", src)
 
     # "post-traumatic stress disorder" is written "posttraumatic stress disorder" as often
     vocabulary = {w for t in [*texts, *(r["Term"].lower() for r in rows)] for w in re.findall(r"[a-z]+", t)}
@@ -772,10 +782,9 @@ def build(shared: Path, tabular: Path, out_dir: Path) -> dict:
     for cand in sorted(named_heads):
         if not re.search(r"\b(other|unspecified|specified|nec|nos|left|right|bilateral|type|stage)\b", cand):
             conditions.setdefault(cand, "index named entry + generic head")
-            m = re.fullmatch(r"([a-z-]+)('s|s') (syndrome|disease)", cand)
-            if m:  # "Dupuytren's disease" is written "Dupuytren disease" as often
-                name = m.group(1) + ("s" if m.group(2) == "s'" else "")
-                conditions.setdefault(f"{name} {m.group(3)}", "index named entry + generic head")
+            ep = _eponym(cand)
+            if ep:  # "Dupuytren's disease" is written "Dupuytren disease" as often
+                conditions.setdefault(f"{ep[0]} {ep[2]}", "index named entry + generic head")
 
     drug_rows, pkl_path = drugs_from_package()
     drug_terms = {r["term"] for r in drug_rows}

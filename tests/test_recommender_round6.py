@@ -85,10 +85,9 @@ def test_round6_rules(rules_top, text, head, code):
                                   "L4-L5 disc herniation."])
 def test_side_letters_that_are_no_side(rules_score, text):
     # a letter after a number (litres), before a slash (rule out) or fused with a number (a spine level) is no side
-    from nec_nlp.pipeline.components import SIDE_ABBREVIATIONS
-    from nec_nlp.recommender import _SIDE_ABBR
+    from nec_nlp.pipeline.components import SIDE_ABBREVIATION_TEXT, SIDE_ABBREVIATIONS
 
-    assert _SIDE_ABBR.search(text) is None
+    assert SIDE_ABBREVIATION_TEXT.search(text) is None
     assert SIDE_ABBREVIATIONS["R"] == "right"
     for m in rules_score(text)["mentions"]:
         # "R/O pneumonia in the right lung" keeps the side written in full

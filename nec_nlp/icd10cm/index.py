@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from nec_nlp.icd10cm.tabular import CodeSet
 
 INDEX_FILE = "index-2025.json.gz"
+
+
 class _Words:
     """The ``[a-z0-9]+`` words of lower-cased text, a hyphenated prefix closed up first: the index prints
     "post-traumatic stress disorder" and notes write "posttraumatic" as often, so both read ``posttraumatic``."""

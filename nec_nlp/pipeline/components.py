@@ -54,6 +54,12 @@ LATERALITY = {"right": "right", "left": "left", "bilateral": "bilateral", "bilat
 SIDE_ABBREVIATIONS = {"L": "left", "R": "right", "Lt": "left", "Rt": "right", "LT": "left", "RT": "right",
                       "lt": "left", "rt": "right", "bilat": "bilateral", "Bilat": "bilateral"}
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+# The same rule on plain text (the recommender reads mention and sentence strings): a side abbreviation before a word
+# or an ordinal, not after a number nor inside a token ("R/O", "L4"); "bilat" anywhere
+SIDE_ABBREVIATION_TEXT = re.compile(
+    r"(?<![\w/.-])(?<!\d )(?:({})(?=\s+(?:[A-Za-z]|{}\b))|({})\b)".format(
+        "|".join(k for k, v in SIDE_ABBREVIATIONS.items() if v != "bilateral"), _ORDINAL.pattern,
+        "|".join(k for k, v in SIDE_ABBREVIATIONS.items() if v == "bilateral")))
 # Words that extend a SITE phrase ("external ear canal", "lower lobe of the lung").
 SITE_EXTENDERS = {
     "upper", "lower", "middle", "external", "internal", "anterior", "posterior", "medial", "lateral", "proximal",
@@ -153,9 +159,9 @@ def _table_matches(words: List[str], table: Dict[Tuple[str, ...], str], lengths:
     return out
 
 
-_CUES_BY_FIRST: Dict[str, Tuple[Tuple[str, ...], ...]] = {}
-for _cue in STATUS_CUES:
-    _CUES_BY_FIRST[_cue[0]] = _CUES_BY_FIRST.get(_cue[0], ()) + (_cue,)
+# STATUS_CUES by first word, in their order (checked at every token)
+_CUES_BY_FIRST: Dict[str, Tuple[Tuple[str, ...], ...]] = {
+    first: tuple(c for c in STATUS_CUES if c[0] == first) for first in dict.fromkeys(c[0] for c in STATUS_CUES)}
 
 
 def _status_phrases(lowers: List[str]) -> List[Tuple[int, int, str]]:
